@@ -1,0 +1,53 @@
+# Stationkeeper: `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+# The test suite runs against real PostgreSQL and Redis on 127.0.0.1 unless told otherwise.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint format install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing dependencies into $(VENV) ..."
+	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
+	@$(PY) -m pip install --quiet -e ".[dev]" 2>&1 | { grep -v "is ignored" || true; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p var
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput -v0
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py seed_demo
+	@echo ""
+	@echo "Stationkeeper is starting on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
+	@echo "Web server, Celery worker and Celery beat run together; Ctrl-C stops all three."
+	@echo ""
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
+
+test: $(STAMP)
+	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) scripts/check_services.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/broker var/celerybeat-schedule* var/static

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from stations import views as station_views
+
+admin.site.site_header = "Stationkeeper network admin"
+admin.site.site_title = "Stationkeeper admin"
+
+urlpatterns = [
+    path("", station_views.home, name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

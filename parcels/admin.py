@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from stations.admin import ReadOnlyAdmin
+
+from . import services
+from .exceptions import DomainError
+from .models import HandBack, Handover, Parcel, ParcelEvent
+
+
+class ParcelEventInline(admin.TabularInline):
+    model = ParcelEvent
+    extra = 0
+    fields = ["occurred_at", "kind", "station", "actor_user", "actor_partner", "detail"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["occurred_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Parcel)
+class ParcelAdmin(ReadOnlyAdmin):
+    list_display = [
+        "tracking_number",
+        "partner",
+        "station",
+        "status",
+        "shelf_label",
+        "hold_deadline",
+        "updated_at",
+    ]
+    list_filter = ["status", "partner", ("station", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["=tracking_number", "recipient_phone", "station__name"]
+    list_select_related = ["partner", "station"]
+    show_full_result_count = False
+    inlines = [ParcelEventInline]
+    actions = ["cancel"]
+    exclude = ["pickup_token"]
+
+    @admin.display(description=_("shelf slot"))
+    def shelf_label(self, obj: Parcel) -> str:
+        return obj.shelf_label
+
+    @admin.action(description=_("Cancel the selected announced parcels"))
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> None:
+        done = 0
+        for parcel in queryset:
+            try:
+                services.parcel_cancel(parcel=parcel, actor=request.user, note="admin")
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        if done:
+            self.message_user(request, _("%(n)d parcels cancelled.") % {"n": done})
+
+
+@admin.register(ParcelEvent)
+class ParcelEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind", "parcel", "station", "actor_user", "actor_partner"]
+    list_filter = ["kind"]
+    search_fields = ["=parcel__tracking_number"]
+    list_select_related = ["parcel", "station", "actor_user", "actor_partner"]
+    show_full_result_count = False
+
+
+@admin.register(Handover)
+class HandoverAdmin(ReadOnlyAdmin):
+    list_display = ["handed_over_at", "parcel", "station", "partner", "clerk", "method"]
+    list_filter = ["method", "partner"]
+    search_fields = ["=parcel__tracking_number", "station__name"]
+    list_select_related = ["parcel", "station", "partner", "clerk"]
+    show_full_result_count = False
+
+
+@admin.register(HandBack)
+class HandBackAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "station", "partner", "courier_name", "clerk"]
+    list_filter = ["partner"]
+    search_fields = ["station__name", "courier_name"]
+    list_select_related = ["station", "partner", "clerk"]
+    show_full_result_count = False

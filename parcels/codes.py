@@ -1,0 +1,39 @@
+"""Pickup credentials: the token in the pickup link and QR, and the 6-digit counter code."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Container
+
+TOKEN_BYTES = 24  # 192 random bits; token_urlsafe gives 32 characters.
+CODE_LENGTH = 6
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_LINK_RE = re.compile(r"/p/([A-Za-z0-9_-]{20,64})/?(?:[?#].*)?$")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_code(taken: Container[str]) -> str:
+    """A random 6-digit code not in `taken` (the codes on the station's shelf now)."""
+    while True:
+        code = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+        if code not in taken:
+            return code
+
+
+def is_code(value: str) -> bool:
+    return len(value) == CODE_LENGTH and value.isascii() and value.isdigit()
+
+
+def token_from_scan(value: str) -> str | None:
+    """The token in what a scanner read: a whole pickup link (from the QR) or a bare token."""
+    value = value.strip()
+    match = _LINK_RE.search(value)
+    if match:
+        return match.group(1)
+    if _TOKEN_RE.match(value):
+        return value
+    return None

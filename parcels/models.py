@@ -1,0 +1,288 @@
+"""Parcels, their tracking timeline, and the records of what left the shelf.
+
+The lifecycle (see ARCHITECTURE.md):
+
+    announced ──check_in──► at_station ──hand_over──► picked_up
+        │                       │
+        └─cancel─► cancelled    └─mark_return_due─► return_due ──hand_back──► returned
+
+A parcel's status is only ever changed by `parcels.services`; the allowed moves are `TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+from phonenumber_field.modelfields import PhoneNumberField
+
+SHELF_ROW_SIZE = 50
+
+
+class Parcel(models.Model):
+    """A parcel a partner sends to a station for a buyer to collect."""
+
+    class Status(models.TextChoices):
+        ANNOUNCED = "announced", _("Announced")
+        AT_STATION = "at_station", _("At the station")
+        PICKED_UP = "picked_up", _("Picked up")
+        RETURN_DUE = "return_due", _("Due back to the partner")
+        RETURNED = "returned", _("Returned to the partner")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class ReturnReason(models.TextChoices):
+        OVERDUE = "overdue", _("Not collected in time")
+        REFUSED = "refused", _("Refused at inspection")
+        RECALLED = "recalled", _("Recalled by the partner")
+
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        ZH_HANS = "zh-hans", "简体中文"
+        MS = "ms", "Bahasa Melayu"
+
+    # Statuses in which the parcel physically sits on the station's shelf and takes a slot.
+    ON_SHELF = (Status.AT_STATION, Status.RETURN_DUE)
+    TERMINAL = (Status.PICKED_UP, Status.RETURNED, Status.CANCELLED)
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="parcels"
+    )
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="parcels"
+    )
+    tracking_number = models.CharField(_("tracking number"), max_length=64)
+    recipient_name = models.CharField(_("recipient name"), max_length=150)
+    recipient_phone = PhoneNumberField(_("recipient phone"))
+    recipient_email = models.EmailField(_("recipient e-mail"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, default=Language.EN
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.ANNOUNCED
+    )
+    return_reason = models.CharField(
+        _("return reason"), max_length=10, choices=ReturnReason.choices, blank=True
+    )
+    shelf_slot = models.PositiveIntegerField(_("shelf slot"), null=True, blank=True)
+    # NULL, not "", until check-in: the unique constraints below skip NULLs.
+    pickup_token = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
+    pickup_code = models.CharField(  # noqa: DJ001
+        _("pickup code"), max_length=6, null=True, blank=True, editable=False
+    )
+    hold_deadline = models.DateTimeField(_("hold deadline"), null=True, blank=True)
+    hold_extended = models.BooleanField(_("hold extended"), default=False)
+    hand_back = models.ForeignKey(
+        "parcels.HandBack", on_delete=models.PROTECT, null=True, blank=True, related_name="parcels"
+    )
+
+    announced_at = models.DateTimeField(_("announced at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    picked_up_at = models.DateTimeField(_("picked up at"), null=True, blank=True)
+    return_due_at = models.DateTimeField(_("due back since"), null=True, blank=True)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    objects = ScopedManager(station="station", partner="partner")
+
+    class Meta:
+        verbose_name = _("parcel")
+        verbose_name_plural = _("parcels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "tracking_number"], name="parcel_partner_tracking_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["pickup_token"],
+                condition=models.Q(pickup_token__isnull=False),
+                name="parcel_pickup_token_uniq",
+            ),
+            # A code identifies a parcel on one station's shelf; once it leaves the shelf the code
+            # may be issued again.
+            models.UniqueConstraint(
+                fields=["station", "pickup_code"],
+                condition=models.Q(status="at_station"),
+                name="parcel_station_code_on_shelf_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["station", "shelf_slot"],
+                condition=models.Q(status__in=["at_station", "return_due"]),
+                name="parcel_station_slot_on_shelf_uniq",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "announced",
+                        "at_station",
+                        "picked_up",
+                        "return_due",
+                        "returned",
+                        "cancelled",
+                    ]
+                ),
+                name="parcel_status_valid",
+            ),
+        ]
+        indexes = [
+            # The station's screens: shelf by status, parcels nearest their deadline, check-in
+            # lookup by tracking number.
+            models.Index(
+                fields=["station", "status", "hold_deadline"], name="parcel_station_deadline_idx"
+            ),
+            models.Index(fields=["station", "tracking_number"], name="parcel_station_tracking_idx"),
+            # A typed code that is no longer on the shelf is looked up to say it was used.
+            models.Index(fields=["station", "pickup_code"], name="parcel_station_code_idx"),
+            # The overdue sweep across all stations.
+            models.Index(
+                fields=["hold_deadline"],
+                condition=models.Q(status="at_station"),
+                name="parcel_overdue_idx",
+            ),
+            # The partner API: list by recent change.
+            models.Index(fields=["partner", "updated_at"], name="parcel_partner_updated_idx"),
+            models.Index(fields=["recipient_phone"], name="parcel_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    @property
+    def shelf_label(self) -> str:
+        """The slot as written on the shelf: a letter per row of 50 and a number, e.g. B-07."""
+        if self.shelf_slot is None:
+            return ""
+        return shelf_label(self.shelf_slot)
+
+    @property
+    def is_on_shelf(self) -> bool:
+        return self.status in self.ON_SHELF
+
+
+def shelf_label(slot: int) -> str:
+    row, position = divmod(slot - 1, SHELF_ROW_SIZE)
+    letters = ""
+    row += 1
+    while row:
+        row, rem = divmod(row - 1, 26)
+        letters = chr(ord("A") + rem) + letters
+    return f"{letters}-{position + 1:02d}"
+
+
+# The allowed moves: action → (statuses it may start from, status it leads to). `hand_over` with a
+# refusal is `mark_return_due`'s move; the services pick the row, one function applies it.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "check_in": (frozenset({Parcel.Status.ANNOUNCED}), Parcel.Status.AT_STATION),
+    "hand_over": (frozenset({Parcel.Status.AT_STATION}), Parcel.Status.PICKED_UP),
+    "mark_return_due": (frozenset({Parcel.Status.AT_STATION}), Parcel.Status.RETURN_DUE),
+    "hand_back": (frozenset({Parcel.Status.RETURN_DUE}), Parcel.Status.RETURNED),
+    "cancel": (frozenset({Parcel.Status.ANNOUNCED}), Parcel.Status.CANCELLED),
+}
+
+
+class ParcelEvent(models.Model):
+    """One entry of a parcel's timeline. Append-only.
+
+    `kind` is a dotted name: `parcel.*` for what happens in the network (`parcel.checked_in`),
+    `partner.*` for upstream tracking events a partner posts (`partner.dispatched`).
+    """
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=60)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    station = models.ForeignKey(
+        "stations.Station",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Where it happened, if at a station."),
+    )
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(station="parcel__station", partner="parcel__partner")
+
+    class Meta:
+        verbose_name = _("parcel event")
+        verbose_name_plural = _("parcel events")
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["parcel", "occurred_at"], name="event_parcel_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_user_id:
+            return str(self.actor_user)
+        if self.actor_partner_id:
+            return str(self.actor_partner)
+        return "system"
+
+
+class Handover(models.Model):
+    """The record that a buyer collected a parcel. One per parcel, enforced by the database."""
+
+    class Method(models.TextChoices):
+        TOKEN = "token", _("QR code")
+        CODE = "code", _("Pickup code")
+
+    parcel = models.OneToOneField(Parcel, on_delete=models.PROTECT, related_name="handover")
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="handovers"
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="handovers"
+    )
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="handovers"
+    )
+    method = models.CharField(_("method"), max_length=8, choices=Method.choices)
+    handed_over_at = models.DateTimeField(_("handed over at"), default=timezone.now)
+
+    objects = ScopedManager(station="station", partner="partner")
+
+    class Meta:
+        verbose_name = _("handover")
+        verbose_name_plural = _("handovers")
+        indexes = [
+            models.Index(fields=["station", "handed_over_at"], name="handover_station_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parcel} @ {self.handed_over_at:%Y-%m-%d %H:%M}"
+
+
+class HandBack(models.Model):
+    """A batch of parcels a station gave back to one partner's courier."""
+
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="hand_backs"
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="hand_backs"
+    )
+    courier_name = models.CharField(_("courier name"), max_length=120)
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="hand_backs"
+    )
+    created_at = models.DateTimeField(_("handed back at"), default=timezone.now)
+
+    objects = ScopedManager(station="station", partner="partner")
+
+    class Meta:
+        verbose_name = _("hand-back")
+        verbose_name_plural = _("hand-backs")
+        indexes = [models.Index(fields=["station", "created_at"], name="handback_station_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.courier_name} @ {self.created_at:%Y-%m-%d %H:%M}"

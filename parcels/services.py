@@ -1,0 +1,557 @@
+"""The parcel lifecycle. Every change of a parcel's status happens here and nowhere else.
+
+Each public function runs in its own transaction, locks the rows it changes, re-checks their
+status under the lock, appends a ParcelEvent per parcel, and raises a `ParcelError` (with a stable
+code) when the move is not allowed, in which case nothing was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from phonenumber_field.phonenumber import PhoneNumber, to_python
+
+from partners.models import Partner, Tariff
+from stations.models import LedgerLine, Station, User
+
+from . import codes, selectors
+from .exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable, WrongStatus
+from .models import TRANSITIONS, HandBack, Handover, Parcel, ParcelEvent, shelf_label
+
+logger = logging.getLogger(__name__)
+
+Actor = User | Partner | None  # None: the system itself (a sweep, a task)
+
+# The timestamp column each status sets, and the event each move appends.
+_STATUS_TIMESTAMP = {
+    Parcel.Status.AT_STATION: "checked_in_at",
+    Parcel.Status.PICKED_UP: "picked_up_at",
+    Parcel.Status.RETURN_DUE: "return_due_at",
+    Parcel.Status.RETURNED: "returned_at",
+    Parcel.Status.CANCELLED: "cancelled_at",
+}
+_EVENT_KIND = {
+    Parcel.Status.ANNOUNCED: "parcel.announced",
+    Parcel.Status.AT_STATION: "parcel.checked_in",
+    Parcel.Status.PICKED_UP: "parcel.picked_up",
+    Parcel.Status.RETURN_DUE: "parcel.return_due",
+    Parcel.Status.RETURNED: "parcel.returned",
+    Parcel.Status.CANCELLED: "parcel.cancelled",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def normalize_tracking_number(value: str) -> str:
+    """Tracking numbers are compared as scanners print them: no surrounding space, upper case."""
+    return "".join(value.split()).upper()
+
+
+def _parse_phone(raw: str | PhoneNumber) -> PhoneNumber:
+    phone = to_python(raw)
+    if not isinstance(phone, PhoneNumber) or not phone.is_valid():
+        raise InvalidInput(
+            _("Enter a valid phone number, with the country code if it is not local."),
+            code="invalid_phone",
+            field="recipient_phone",
+        )
+    return phone
+
+
+def _actor_fields(actor: Actor) -> dict[str, Any]:
+    return {
+        "actor_user": actor if isinstance(actor, User) else None,
+        "actor_partner": actor if isinstance(actor, Partner) else None,
+    }
+
+
+def hold_deadline_for(start: dt.datetime, days: int, station: Station) -> dt.datetime:
+    """The end of the station's local day, `days` days after `start`: buyers are told a date."""
+    tz = station.tzinfo
+    last_day = start.astimezone(tz).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(last_day, dt.time(23, 59, 59), tzinfo=tz)
+
+
+def _status_sentence(parcel: Parcel) -> str:
+    when = {
+        Parcel.Status.PICKED_UP: parcel.picked_up_at,
+        Parcel.Status.RETURNED: parcel.returned_at,
+        Parcel.Status.CANCELLED: parcel.cancelled_at,
+    }.get(parcel.status)
+    when_text = date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else ""
+    sentences = {
+        Parcel.Status.ANNOUNCED: _("it has not been checked in at the station yet."),
+        Parcel.Status.AT_STATION: _("it is already on the shelf, in slot %(slot)s.")
+        % {"slot": parcel.shelf_label},
+        Parcel.Status.PICKED_UP: _("it was already picked up (%(when)s).") % {"when": when_text},
+        Parcel.Status.RETURN_DUE: _("it is due back to the partner."),
+        Parcel.Status.RETURNED: _("it was already handed back to the partner (%(when)s).")
+        % {"when": when_text},
+        Parcel.Status.CANCELLED: _("the partner cancelled it (%(when)s).") % {"when": when_text},
+    }
+    return sentences[Parcel.Status(parcel.status)]
+
+
+_ACTION_LABEL = {
+    "check_in": gettext_noop("Parcel %(tracking)s cannot be checked in: %(why)s"),
+    "hand_over": gettext_noop("Parcel %(tracking)s cannot be handed over: %(why)s"),
+    "mark_return_due": gettext_noop("Parcel %(tracking)s cannot be marked for return: %(why)s"),
+    "hand_back": gettext_noop("Parcel %(tracking)s cannot be handed back: %(why)s"),
+    "cancel": gettext_noop("Parcel %(tracking)s cannot be cancelled: %(why)s"),
+}
+
+
+def _wrong_status(parcel: Parcel, action: str) -> WrongStatus:
+    message = _(_ACTION_LABEL[action]) % {
+        "tracking": parcel.tracking_number,
+        "why": _status_sentence(parcel),
+    }
+    return WrongStatus(message, status=parcel.status, tracking_number=parcel.tracking_number)
+
+
+def _lock(parcel_ids: Sequence[int]) -> list[Parcel]:
+    """Lock the parcels' rows for this transaction, in id order so two batches cannot deadlock."""
+    return list(
+        Parcel.objects.select_for_update(of=("self",))
+        .select_related("partner", "station")
+        .filter(pk__in=parcel_ids)
+        .order_by("pk")
+    )
+
+
+def _move(
+    parcels: Sequence[Parcel],
+    action: str,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    changes: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Apply one allowed move to parcels already locked by `_lock`, and append their events.
+
+    Must run inside the caller's transaction. Raises WrongStatus, writing nothing, if any parcel
+    is not in a status the move may start from.
+    """
+    allowed, target = TRANSITIONS[action]
+    # Race: the statuses were read under the row lock, so a concurrent move has either committed
+    # before we read (and we refuse here) or waits for our commit.
+    for parcel in parcels:
+        if parcel.status not in allowed:
+            raise _wrong_status(parcel, action)
+    fields: dict[str, Any] = {
+        "status": target,
+        "updated_at": now,
+        _STATUS_TIMESTAMP[target]: now,
+        **(changes or {}),
+    }
+    ids = [p.pk for p in parcels]
+    updated = Parcel.objects.filter(pk__in=ids, status__in=allowed).update(**fields)
+    # Race: SQLite has no row locks; the conditional UPDATE is the guard there (its IMMEDIATE
+    # transactions serialise writers). A short count means someone else moved a parcel first.
+    if updated != len(ids):
+        raise WrongStatus(_("Another person changed this parcel at the same moment. Try again."))
+    for parcel in parcels:
+        for name, value in fields.items():
+            setattr(parcel, name, value)
+    ParcelEvent.objects.bulk_create(
+        [
+            ParcelEvent(
+                parcel=parcel,
+                kind=_EVENT_KIND[target],
+                occurred_at=now,
+                station=parcel.station,
+                detail=detail or {},
+                **_actor_fields(actor),
+            )
+            for parcel in parcels
+        ]
+    )
+
+
+def _ledger_lines(
+    parcels: Sequence[Parcel], kind: LedgerLine.Kind, *, now: dt.datetime
+) -> list[LedgerLine]:
+    """One ledger line per parcel at its partner's tariff in force today at the station."""
+    tariffs: dict[tuple[int, dt.date], Tariff | None] = {}
+    lines = []
+    for parcel in parcels:
+        day = now.astimezone(parcel.station.tzinfo).date()
+        key = (parcel.partner_id, day)
+        if key not in tariffs:
+            tariffs[key] = Tariff.current_for(parcel.partner, day)
+        tariff = tariffs[key]
+        if tariff is None:
+            logger.warning(
+                "partner %s has no tariff on %s; parcel %s earns 0",
+                parcel.partner_id,
+                day,
+                parcel.pk,
+            )
+            amount, currency = 0, parcel.partner.currency
+        else:
+            amount = tariff.handover_fee if kind == LedgerLine.Kind.HANDOVER else tariff.return_fee
+            currency = tariff.currency
+        lines.append(
+            LedgerLine(
+                station=parcel.station,
+                partner=parcel.partner,
+                parcel=parcel,
+                tariff=tariff,
+                kind=kind,
+                amount=amount,
+                currency=currency,
+                created_at=now,
+            )
+        )
+    return LedgerLine.objects.bulk_create(lines)
+
+
+# --- the lifecycle ------------------------------------------------------------------------------
+
+
+def parcel_announce(
+    *,
+    partner: Partner,
+    station: Station,
+    tracking_number: str,
+    recipient_name: str,
+    recipient_phone: str | PhoneNumber,
+    recipient_email: str = "",
+    language: str = Parcel.Language.EN,
+    actor: Actor = None,
+) -> tuple[Parcel, bool]:
+    """Tell a station a parcel is on its way. Returns (parcel, created).
+
+    Announcing a tracking number the partner already announced returns the existing parcel
+    unchanged, so a partner can safely repeat a request.
+    """
+    tracking_number = normalize_tracking_number(tracking_number)
+    if not tracking_number:
+        raise InvalidInput(_("Enter a tracking number."), field="tracking_number")
+    existing = Parcel.objects.filter(partner=partner, tracking_number=tracking_number).first()
+    if existing is not None:
+        return existing, False
+    if not partner.active:
+        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
+    if not station.is_active:
+        raise StationUnavailable(
+            _("%(station)s is not taking parcels.") % {"station": station.name},
+            code="station_inactive",
+        )
+    if not recipient_name.strip():
+        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
+    phone = _parse_phone(recipient_phone)
+    if language not in Parcel.Language.values:
+        raise InvalidInput(_("Unknown language."), field="language")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            parcel = Parcel.objects.create(
+                partner=partner,
+                station=station,
+                tracking_number=tracking_number,
+                recipient_name=recipient_name.strip(),
+                recipient_phone=phone,
+                recipient_email=recipient_email.strip(),
+                language=language,
+                status=Parcel.Status.ANNOUNCED,
+                announced_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            ParcelEvent.objects.create(
+                parcel=parcel,
+                kind=_EVENT_KIND[Parcel.Status.ANNOUNCED],
+                occurred_at=now,
+                station=station,
+                **_actor_fields(actor),
+            )
+    except IntegrityError:
+        # Race: the same tracking number announced at the same moment; the first one wins.
+        existing = Parcel.objects.filter(partner=partner, tracking_number=tracking_number).first()
+        if existing is None:
+            raise
+        return existing, False
+    return parcel, True
+
+
+def parcel_check_in(
+    *,
+    station: Station,
+    tracking_number: str,
+    actor: User,
+    partner: Partner | None = None,
+    recipient_name: str = "",
+    recipient_phone: str | PhoneNumber = "",
+    recipient_email: str = "",
+    language: str = Parcel.Language.EN,
+) -> Parcel:
+    """Put a parcel on the station's shelf: give it a slot, a pickup token and a code.
+
+    A parcel announced to this station is matched by tracking number (and partner, if given). A
+    parcel nobody announced is created on the spot, which needs its partner and recipient.
+    """
+    tracking_number = normalize_tracking_number(tracking_number)
+    if not tracking_number:
+        raise InvalidInput(_("Scan or type a tracking number."), field="tracking_number")
+    now = timezone.now()
+    with transaction.atomic():
+        # Race: the station row lock serialises check-ins at one station, so two clerks cannot
+        # both take the last free slot, the same slot, or the same pickup code. NO KEY UPDATE,
+        # because every event insert takes KEY SHARE on the station row (its foreign key): a full
+        # FOR UPDATE here deadlocks with a concurrent cancel or hand-over of the same parcel.
+        station = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
+        if not station.is_active:
+            raise StationUnavailable(
+                _("%(station)s is %(status)s and cannot take parcels in.")
+                % {"station": station.name, "status": station.get_status_display().lower()},
+                code="station_inactive",
+            )
+        matches = selectors.parcels_by_tracking_number(
+            station=station, tracking_number=tracking_number, partner=partner
+        )
+        if len(matches) > 1:
+            raise InvalidInput(
+                _("Several partners sent a parcel numbered %(tracking)s. Choose the partner.")
+                % {"tracking": tracking_number},
+                code="choose_partner",
+                field="partner",
+            )
+        parcel = _lock([matches[0].pk])[0] if matches else None
+        if parcel is not None and parcel.status != Parcel.Status.ANNOUNCED:
+            raise _wrong_status(parcel, "check_in")
+
+        occupancy = selectors.shelf_occupancy(station=station)
+        if occupancy.count >= station.capacity:
+            raise StationUnavailable(
+                _(
+                    "The shelf is full (%(count)s of %(capacity)s slots). Hand parcels back "
+                    "or over before checking more in."
+                )
+                % {"count": occupancy.count, "capacity": station.capacity},
+                code="station_full",
+            )
+        if parcel is None:
+            parcel = _create_unannounced(
+                station=station,
+                tracking_number=tracking_number,
+                partner=partner,
+                recipient_name=recipient_name,
+                recipient_phone=recipient_phone,
+                recipient_email=recipient_email,
+                language=language,
+                now=now,
+            )
+        slot = occupancy.first_free_slot(station.capacity)
+        changes = {
+            "shelf_slot": slot,
+            "pickup_token": codes.new_token(),
+            "pickup_code": codes.new_code(occupancy.codes),
+            "hold_deadline": hold_deadline_for(now, parcel.partner.default_hold_days, station),
+        }
+        _move(
+            [parcel],
+            "check_in",
+            actor=actor,
+            now=now,
+            changes=changes,
+            detail={"slot": shelf_label(slot), "announced": parcel.announced_at is not None},
+        )
+    return parcel
+
+
+def _create_unannounced(
+    *,
+    station: Station,
+    tracking_number: str,
+    partner: Partner | None,
+    recipient_name: str,
+    recipient_phone: str | PhoneNumber,
+    recipient_email: str,
+    language: str,
+    now: dt.datetime,
+) -> Parcel:
+    """A parcel that arrived with no announcement, created as `announced` and checked in at once
+    (so it goes through the same move, in the same transaction, as any other check-in)."""
+    if partner is None:
+        raise ParcelNotFound(
+            _(
+                "No parcel %(tracking)s is announced for this station. To check it in anyway, "
+                "choose its partner and enter the recipient."
+            )
+            % {"tracking": tracking_number},
+            code="not_announced",
+        )
+    if not partner.active:
+        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
+    if not recipient_name.strip():
+        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
+    phone = _parse_phone(recipient_phone)
+    try:
+        with transaction.atomic():
+            return Parcel.objects.create(
+                partner=partner,
+                station=station,
+                tracking_number=tracking_number,
+                recipient_name=recipient_name.strip(),
+                recipient_phone=phone,
+                recipient_email=recipient_email.strip(),
+                language=language if language in Parcel.Language.values else Parcel.Language.EN,
+                status=Parcel.Status.ANNOUNCED,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        raise ParcelError(
+            _(
+                "%(partner)s announced parcel %(tracking)s to another station. Ask the courier "
+                "to take it there."
+            )
+            % {"partner": partner.name, "tracking": tracking_number},
+            code="announced_elsewhere",
+        ) from None
+
+
+def parcel_hand_over(
+    *,
+    station: Station,
+    credential: str,
+    actor: User,
+    refused: bool = False,
+    note: str = "",
+) -> Parcel:
+    """Give a parcel to the buyer who shows its QR code (the pickup link) or its 6-digit code.
+
+    With `refused=True` the buyer inspected the parcel and refused it: it goes to `return_due`
+    instead, with the reason `refused`, and nobody is paid.
+    """
+    credential = credential.strip()
+    if codes.is_code(credential):
+        found = selectors.parcel_by_code(station=station, code=credential)
+        method = Handover.Method.CODE
+    else:
+        token = codes.token_from_scan(credential)
+        found = selectors.parcel_by_token(station=station, token=token) if token else None
+        method = Handover.Method.TOKEN
+    if found is None:
+        raise ParcelNotFound(
+            _(
+                "No parcel at this station has this pickup code. Check the digits, or ask the "
+                "buyer to show the QR code."
+            ),
+            code="unknown_code",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        [parcel] = _lock([found.pk])
+        if refused:
+            _move(
+                [parcel],
+                "mark_return_due",
+                actor=actor,
+                now=now,
+                changes={"return_reason": Parcel.ReturnReason.REFUSED},
+                detail={"reason": Parcel.ReturnReason.REFUSED, "note": note[:500]},
+            )
+            return parcel
+        _move([parcel], "hand_over", actor=actor, now=now, detail={"method": method})
+        # A second Handover for the parcel would violate its one-to-one key: a last guard.
+        Handover.objects.create(
+            parcel=parcel,
+            station=parcel.station,
+            partner=parcel.partner,
+            clerk=actor,
+            method=method,
+            handed_over_at=now,
+        )
+        _ledger_lines([parcel], LedgerLine.Kind.HANDOVER, now=now)
+    return parcel
+
+
+def parcel_mark_return_due(*, parcel: Parcel, reason: str, actor: Actor, note: str = "") -> Parcel:
+    """Take a parcel off pickup: it waits on the shelf for the partner's courier.
+
+    `reason` is one of Parcel.ReturnReason: overdue (the sweep), refused (at inspection),
+    recalled (the partner asked for it back).
+    """
+    if reason not in Parcel.ReturnReason.values:
+        raise InvalidInput(_("Unknown return reason."), field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock([parcel.pk])
+        if not locked:
+            raise ParcelNotFound(_("No such parcel."))
+        _move(
+            locked,
+            "mark_return_due",
+            actor=actor,
+            now=now,
+            changes={"return_reason": reason},
+            detail={"reason": reason, "note": note[:500]},
+        )
+    return locked[0]
+
+
+def parcels_hand_back(
+    *, station: Station, parcel_ids: Sequence[int], courier_name: str, actor: User
+) -> HandBack:
+    """Give parcels that are due back to one partner's courier, all or none.
+
+    Writes one HandBack for the batch, marks each parcel returned, and pays the return fee.
+    """
+    courier_name = courier_name.strip()
+    if not courier_name:
+        raise InvalidInput(_("Enter the courier's name."), field="courier_name")
+    ids = sorted(set(parcel_ids))
+    if not ids:
+        raise InvalidInput(_("Choose at least one parcel to hand back."), field="parcels")
+    now = timezone.now()
+    with transaction.atomic():
+        parcels = [p for p in _lock(ids) if p.station_id == station.pk]
+        if len(parcels) != len(ids):
+            raise ParcelNotFound(_("Some of the chosen parcels are not at this station."))
+        partner_ids = {p.partner_id for p in parcels}
+        if len(partner_ids) > 1:
+            raise InvalidInput(
+                _("A courier takes one partner's parcels. Choose parcels of one partner."),
+                code="mixed_partners",
+                field="parcels",
+            )
+        hand_back = HandBack.objects.create(
+            station=station,
+            partner=parcels[0].partner,
+            courier_name=courier_name,
+            clerk=actor,
+            created_at=now,
+        )
+        _move(
+            parcels,
+            "hand_back",
+            actor=actor,
+            now=now,
+            changes={"hand_back": hand_back},
+            detail={"hand_back": hand_back.pk},
+        )
+        _ledger_lines(parcels, LedgerLine.Kind.RETURN, now=now)
+    return hand_back
+
+
+def parcel_cancel(*, parcel: Parcel, actor: Actor, note: str = "") -> Parcel:
+    """Withdraw an announced parcel before it reaches the station."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock([parcel.pk])
+        if not locked:
+            raise ParcelNotFound(_("No such parcel."))
+        _move(locked, "cancel", actor=actor, now=now, detail={"note": note[:500]})
+    return locked[0]

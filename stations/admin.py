@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import LedgerLine, Membership, Station, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (_("Personal info"), {"fields": ["full_name"]}),
+        (
+            _("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
+    ]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Station)
+class StationAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "postal_code",
+        "status",
+        "capacity",
+        "created_at",
+        "approved_at",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["name", "slug", "postal_code", "address"]
+    readonly_fields = ["status", "created_at", "approved_at", "suspended_at", "closed_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+    actions = ["approve", "suspend"]
+    show_full_result_count = False
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Station], service, done: str) -> None:
+        ok, refused = 0, []
+        for station in queryset:
+            try:
+                service(station=station)
+                ok += 1
+            except services.StationError as exc:
+                refused.append(str(exc))
+        if ok:
+            self.message_user(
+                request,
+                ngettext("%(n)d station %(done)s.", "%(n)d stations %(done)s.", ok)
+                % {"n": ok, "done": done},
+                messages.SUCCESS,
+            )
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description=_("Approve the selected stations"))
+    def approve(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._apply(request, queryset, services.station_approve, str(_("approved")))
+
+    @admin.action(description=_("Suspend the selected stations"))
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._apply(request, queryset, services.station_suspend, str(_("suspended")))
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "station", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "station__name"]
+    autocomplete_fields = ["user", "station"]
+    list_select_related = ["user", "station"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that are written only by the services: admins look, never edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(LedgerLine)
+class LedgerLineAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "station", "partner", "parcel", "kind", "amount", "currency"]
+    list_filter = ["kind", "currency", "partner"]
+    search_fields = ["parcel__tracking_number", "station__name"]
+    list_select_related = ["station", "partner", "parcel"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

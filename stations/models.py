@@ -1,0 +1,242 @@
+"""Stations (the tenant), the people who run them, and the money they earn.
+
+A station moves through `applied → active → suspended | closed`; only an active station may take
+parcels in. People reach a station through a `Membership` with the role owner or clerk.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Anyone who logs in: station owners and clerks, and network admins (is_staff)."""
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        _("staff status"), default=False, help_text=_("Can log in to the network admin.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Station(models.Model):
+    """A shop, newsstand or property office that keeps parcels for buyers: the tenant."""
+
+    class Kind(models.TextChoices):
+        SHOP = "shop", _("Shop")
+        NEWSSTAND = "newsstand", _("Newsstand")
+        PROPERTY_OFFICE = "property_office", _("Property office")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.SHOP)
+    address = models.CharField(_("address"), max_length=255)
+    postal_code = models.CharField(_("postal code"), max_length=12)
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    phone = PhoneNumberField(_("phone"))
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Singapore", validators=[validate_timezone]
+    )
+    capacity = models.PositiveIntegerField(
+        _("shelf capacity"),
+        validators=[MinValueValidator(1), MaxValueValidator(5000)],
+        help_text=_("How many parcels fit on the shelf, in slots."),
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.APPLIED
+    )
+    created_at = models.DateTimeField(_("applied at"), default=now)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("station")
+        verbose_name_plural = _("stations")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="station_capacity_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["applied", "active", "suspended", "closed"]),
+                name="station_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "name"], name="station_status_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Membership(models.Model):
+    """A person's role at one station.
+
+    Not scoped with django-scopes: memberships are how a request finds its station in the first
+    place (looked up by user, before any station scope exists).
+    """
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        CLERK = "clerk", _("Clerk")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "station"], name="membership_user_station_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.station} ({self.get_role_display()})"
+
+
+class LedgerLine(models.Model):
+    """One immutable line of a station's earnings: a fee for a handover or a return.
+
+    Amounts are integers in the currency's minor units (cents). A line is never edited or deleted;
+    a correction is a new line. The unique constraint makes a second handover or return line for
+    the same parcel impossible, whatever the code above it does.
+    """
+
+    class Kind(models.TextChoices):
+        HANDOVER = "handover", _("Handover")
+        RETURN = "return", _("Return")
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="ledger_lines")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="ledger_lines"
+    )
+    parcel = models.ForeignKey(
+        "parcels.Parcel", on_delete=models.PROTECT, related_name="ledger_lines"
+    )
+    tariff = models.ForeignKey(
+        "partners.Tariff",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_lines",
+        help_text=_("The tariff the amount was taken from; empty if the partner had none."),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    amount = models.BigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    created_at = models.DateTimeField(_("created at"), default=now)
+
+    objects = ScopedManager(station="station", partner="partner")
+
+    class Meta:
+        verbose_name = _("ledger line")
+        verbose_name_plural = _("ledger lines")
+        constraints = [
+            models.UniqueConstraint(fields=["parcel", "kind"], name="ledgerline_parcel_kind_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["station", "created_at"], name="ledger_station_created_idx"),
+            models.Index(fields=["partner", "created_at"], name="ledger_partner_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Integrity guard, not a business rule: ledger lines are append-only.
+        if not self._state.adding:
+            raise ValueError("Ledger lines are immutable; add a correcting line instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Ledger lines are immutable; add a correcting line instead.")

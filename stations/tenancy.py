@@ -1,0 +1,55 @@
+"""Where tenant scopes are entered.
+
+Tenant-owned models use django-scopes' ScopedManager with two dimensions, `station` and `partner`;
+a query made with no scope active raises ScopeError instead of leaking another tenant's rows. Scopes
+are entered only at the edges: the station portal (one station), the partner API (one partner), the
+buyer's token lookup, Celery tasks, and the admin. Within a scope `None` means "not limited on this
+dimension", stated explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django_scopes import scope, scopes_disabled
+
+
+@contextmanager
+def station_scope(station_id: int) -> Iterator[None]:
+    """What one station's people may see: its own parcels, from any partner."""
+    with scope(station=station_id, partner=None):
+        yield
+
+
+@contextmanager
+def partner_scope(partner_id: int) -> Iterator[None]:
+    """What one partner's API key may see: its own parcels, at any station."""
+    with scope(station=None, partner=partner_id):
+        yield
+
+
+@contextmanager
+def network_scope() -> Iterator[None]:
+    """The whole network, for network-wide work (admin, sweeps, commands, the buyer's token lookup,
+    which is then narrowed to the one parcel). Named so that every use is easy to find."""
+    with scopes_disabled():
+        yield
+
+
+class AdminScopeMiddleware:
+    """The Django admin is for network admins, who see every tenant: scopes are disabled there."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self._admin_prefix: str | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._admin_prefix is None:
+            self._admin_prefix = reverse("admin:index")
+        if request.path_info.startswith(self._admin_prefix):
+            with network_scope():
+                return self.get_response(request)
+        return self.get_response(request)

@@ -1,0 +1,135 @@
+"""Shared fixtures: two stations, two partners, an owner, a clerk and an outsider, so every module
+can ask "and the wrong person?" cheaply."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from parcels import services
+from parcels.models import Parcel
+from partners.models import Partner, Tariff
+from stations.models import Membership, Station, User
+from stations.tenancy import network_scope, station_scope
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("owner@test.example", "pw-owner-123", full_name="Olivia Owner")
+
+
+@pytest.fixture
+def clerk(db) -> User:
+    return User.objects.create_user("clerk@test.example", "pw-clerk-123", full_name="Carl Clerk")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("outsider@test.example", "pw-out-123")
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return User.objects.create_superuser("admin@test.example", "pw-admin-123")
+
+
+def make_station(name: str, *, capacity: int = 50, status: str = Station.Status.ACTIVE) -> Station:
+    return Station.objects.create(
+        name=name,
+        slug=name.lower().replace(" ", "-"),
+        address="1 Test Street",
+        postal_code="123456",
+        latitude=Decimal("1.300000"),
+        longitude=Decimal("103.800000"),
+        phone="+6561234567",
+        capacity=capacity,
+        status=status,
+    )
+
+
+@pytest.fixture
+def station(db, owner, clerk) -> Station:
+    station = make_station("Station A")
+    Membership.objects.create(user=owner, station=station, role=Membership.Role.OWNER)
+    Membership.objects.create(user=clerk, station=station, role=Membership.Role.CLERK)
+    return station
+
+
+@pytest.fixture
+def other_station(db, outsider) -> Station:
+    station = make_station("Station B")
+    Membership.objects.create(user=outsider, station=station, role=Membership.Role.OWNER)
+    return station
+
+
+@pytest.fixture
+def partner(db) -> Partner:
+    partner = Partner.objects.create(name="SwiftPost", slug="swiftpost", default_hold_days=7)
+    Tariff.objects.create(
+        partner=partner,
+        handover_fee=45,
+        return_fee=20,
+        currency="SGD",
+        valid_from=timezone.localdate() - dt.timedelta(days=30),
+    )
+    return partner
+
+
+@pytest.fixture
+def other_partner(db) -> Partner:
+    partner = Partner.objects.create(name="LionExpress", slug="lionexpress", default_hold_days=5)
+    Tariff.objects.create(
+        partner=partner,
+        handover_fee=50,
+        return_fee=25,
+        currency="SGD",
+        valid_from=timezone.localdate() - dt.timedelta(days=30),
+    )
+    return partner
+
+
+@pytest.fixture
+def announce(partner) -> Callable[..., Parcel]:
+    """Announce a parcel the way a partner does (in the partner's scope of the whole network)."""
+
+    def _announce(station: Station, *, partner_: Partner | None = None, **kwargs) -> Parcel:
+        fields = {
+            "tracking_number": f"TRK{next(_numbers):08d}",
+            "recipient_name": "Tan Mei Ling",
+            "recipient_phone": "+6591234567",
+        } | kwargs
+        with network_scope():
+            parcel, created = services.parcel_announce(
+                partner=partner_ or partner, station=station, actor=partner_ or partner, **fields
+            )
+        assert created
+        return parcel
+
+    return _announce
+
+
+@pytest.fixture
+def on_shelf(announce, clerk) -> Callable[..., Parcel]:
+    """A parcel announced and checked in at the station by its clerk."""
+
+    def _on_shelf(station: Station, **kwargs) -> Parcel:
+        parcel = announce(station, **kwargs)
+        with station_scope(station.pk):
+            return services.parcel_check_in(
+                station=station, tracking_number=parcel.tracking_number, actor=clerk
+            )
+
+    return _on_shelf
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher is deliberately slow; tests log people in many times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,170 @@
+"""Races on PostgreSQL with real threads: whatever the timing, exactly one winner."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from parcels import services
+from parcels.exceptions import DomainError
+from parcels.models import Handover, Parcel, ParcelEvent
+from stations.models import LedgerLine
+from stations.tenancy import network_scope, station_scope
+from tests.conftest import make_station
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(n: int, station_id: int, action: Callable[[], object]) -> tuple[list, list]:
+    """Run `action` in n threads released at the same moment; return (results, domain errors)."""
+    if connection.vendor != "postgresql":
+        pytest.fail("the race tests need PostgreSQL (set DATABASE_URL)")
+    barrier = threading.Barrier(n)
+    results, errors, unexpected = [], [], []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            with station_scope(station_id):
+                results.append(action())
+        except DomainError as exc:
+            errors.append(exc)
+        except Exception as exc:
+            unexpected.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not unexpected, unexpected
+    return results, errors
+
+
+def kinds(parcel: Parcel) -> list[str]:
+    with network_scope():
+        return list(ParcelEvent.objects.filter(parcel=parcel).values_list("kind", flat=True))
+
+
+def test_eight_clerks_hand_over_the_same_parcel(station, on_shelf, clerk):
+    parcel = on_shelf(station)
+    results, errors = race(
+        8,
+        station.pk,
+        lambda: services.parcel_hand_over(
+            station=station, credential=parcel.pickup_code, actor=clerk
+        ),
+    )
+    assert len(results) == 1
+    assert len(errors) == 7 and {e.code for e in errors} == {"wrong_status"}
+    with network_scope():
+        assert Handover.objects.filter(parcel=parcel).count() == 1
+        assert LedgerLine.objects.filter(parcel=parcel).count() == 1
+    assert kinds(parcel).count("parcel.picked_up") == 1
+
+
+def test_two_clerks_check_in_the_same_parcel(station, announce, clerk):
+    parcel = announce(station)
+    results, errors = race(
+        4,
+        station.pk,
+        lambda: services.parcel_check_in(
+            station=station, tracking_number=parcel.tracking_number, actor=clerk
+        ),
+    )
+    assert len(results) == 1 and len(errors) == 3
+    assert kinds(parcel).count("parcel.checked_in") == 1
+
+
+def test_concurrent_check_ins_never_share_slot_or_code(announce, clerk):
+    station = make_station("Busy", capacity=6)
+    parcels = [announce(station) for _ in range(8)]
+    numbers = iter(p.tracking_number for p in parcels)
+    lock = threading.Lock()
+
+    def next_check_in():
+        with lock:
+            number = next(numbers)
+        return services.parcel_check_in(station=station, tracking_number=number, actor=clerk)
+
+    results, errors = race(8, station.pk, next_check_in)
+    assert len(results) == 6  # capacity
+    assert {e.code for e in errors} == {"station_full"}
+    assert len({p.shelf_slot for p in results}) == 6
+    assert len({p.pickup_code for p in results}) == 6
+
+
+def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner):
+    parcel = on_shelf(station)
+    calls = iter(
+        [
+            lambda: services.parcel_hand_over(
+                station=station, credential=parcel.pickup_code, actor=clerk
+            ),
+            lambda: services.parcel_mark_return_due(
+                parcel=parcel, reason="recalled", actor=partner
+            ),
+        ]
+        * 3
+    )
+    lock = threading.Lock()
+
+    def one():
+        with lock:
+            call = next(calls)
+        return call()
+
+    results, errors = race(6, station.pk, one)
+    assert len(results) == 1 and len(errors) == 5
+    with network_scope():
+        final = Parcel.objects.get(pk=parcel.pk)
+        paid = LedgerLine.objects.filter(parcel=parcel).count()
+    assert final.status in ("picked_up", "return_due")
+    assert paid == (1 if final.status == "picked_up" else 0)
+
+
+def test_two_couriers_hand_back_the_same_parcels(station, on_shelf, clerk):
+    parcels = [on_shelf(station) for _ in range(3)]
+    with station_scope(station.pk):
+        for p in parcels:
+            services.parcel_mark_return_due(parcel=p, reason="overdue", actor=None)
+    ids = [p.pk for p in parcels]
+    results, errors = race(
+        4,
+        station.pk,
+        lambda: services.parcels_hand_back(
+            station=station, parcel_ids=ids, courier_name="Ahmad", actor=clerk
+        ),
+    )
+    assert len(results) == 1 and len(errors) == 3
+    with network_scope():
+        assert LedgerLine.objects.filter(parcel_id__in=ids).count() == 3
+
+
+def test_cancel_races_check_in(station, announce, clerk, partner):
+    parcel = announce(station)
+    calls = iter(
+        [
+            lambda: services.parcel_check_in(
+                station=station, tracking_number=parcel.tracking_number, actor=clerk
+            ),
+            lambda: services.parcel_cancel(parcel=parcel, actor=partner),
+        ]
+        * 2
+    )
+    lock = threading.Lock()
+
+    def one():
+        with lock:
+            call = next(calls)
+        return call()
+
+    results, errors = race(4, station.pk, one)
+    assert len(results) == 1 and len(errors) == 3
+    moves = [k for k in kinds(parcel) if k != "parcel.announced"]
+    assert len(moves) == 1
