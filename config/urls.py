@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from parcels import public_views
 from stations import views as station_views
 
 admin.site.site_header = "Stationkeeper network admin"
@@ -10,6 +11,7 @@ admin.site.site_title = "Stationkeeper admin"
 
 urlpatterns = [
     path("", station_views.home, name="home"),
+    path("p/<str:token>/", public_views.pickup, name="pickup"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

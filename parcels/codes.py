@@ -37,3 +37,23 @@ def token_from_scan(value: str) -> str | None:
     if _TOKEN_RE.match(value):
         return value
     return None
+
+
+def qr_svg(data: str) -> str:
+    """The QR code for `data` as an inline SVG that scales to its container (dark on white)."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(
+        data,
+        image_factory=qrcode.image.svg.SvgPathFillImage,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=2,
+    )
+    svg = image.to_string(encoding="unicode")
+    # Drop the fixed size in mm so CSS decides; keep the viewBox so it scales crisply.
+    svg = _SVG_SIZE_RE.sub("", svg, count=2)
+    return svg.replace("<svg ", '<svg role="img" class="qr-svg" ', 1)
+
+
+_SVG_SIZE_RE = re.compile(r'\s(?:width|height)="[^"]*"')

@@ -63,3 +63,8 @@ def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
 
 def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
     return Parcel.objects.filter(station=station, pickup_token=token).first()
+
+
+def parcel_for_buyer(*, token: str) -> Parcel | None:
+    """The parcel behind a pickup link, with what its page shows."""
+    return Parcel.objects.select_related("station", "partner").filter(pickup_token=token).first()

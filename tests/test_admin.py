@@ -1,0 +1,115 @@
+"""The network admin: every model listed and searchable; stations approved and suspended."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from parcels import services
+from stations.models import Station
+from stations.tenancy import station_scope
+from tests.conftest import make_station
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def busy_network(station, other_station, on_shelf, announce, clerk):
+    parcels = [on_shelf(station), on_shelf(other_station), announce(station)]
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=parcels[0].pickup_code, actor=clerk)
+    return parcels
+
+
+def test_every_model_has_a_working_changelist(admin_client, busy_network):
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_parcel_detail_is_read_only_with_its_timeline(admin_client, busy_network):
+    parcel = busy_network[0]
+    response = admin_client.get(reverse("admin:parcels_parcel_change", args=[parcel.pk]))
+    assert response.status_code == 200
+    assert "parcel.picked_up" in response.text and "parcel.checked_in" in response.text
+    assert parcel.pickup_token not in response.text  # the buyer's secret stays out of the admin
+    assert 'name="_save"' not in response.text
+
+
+@pytest.mark.parametrize("query", ["tracking", "phone", "station"])
+def test_parcel_search(admin_client, busy_network, query):
+    parcel = busy_network[1]
+    q = {
+        "tracking": parcel.tracking_number,
+        "phone": "91234567",
+        "station": "Station B",
+    }[query]
+    response = admin_client.get(reverse("admin:parcels_parcel_changelist"), {"q": q})
+    assert parcel.tracking_number in response.text
+    if query != "phone":
+        assert busy_network[2].tracking_number not in response.text
+
+
+def test_parcel_filters(admin_client, busy_network, partner):
+    url = reverse("admin:parcels_parcel_changelist")
+    response = admin_client.get(url, {"status__exact": "announced"})
+    assert busy_network[2].tracking_number in response.text
+    assert busy_network[1].tracking_number not in response.text
+    other = busy_network[1].station
+    response = admin_client.get(
+        url, {"station__id__exact": other.pk, "partner__id__exact": partner.pk}
+    )
+    assert busy_network[1].tracking_number in response.text
+    assert busy_network[0].tracking_number not in response.text
+
+
+def test_ledger_lines_cannot_be_changed(admin_client, busy_network):
+    from stations.models import LedgerLine
+    from stations.tenancy import network_scope
+
+    with network_scope():
+        line = LedgerLine.objects.get()
+    change = admin_client.post(
+        reverse("admin:stations_ledgerline_change", args=[line.pk]), {"amount": 999999}
+    )
+    assert change.status_code == 403
+    delete = admin_client.post(reverse("admin:stations_ledgerline_delete", args=[line.pk]))
+    assert delete.status_code == 403
+    with network_scope():
+        assert LedgerLine.objects.get().amount == 45
+    with pytest.raises(ValueError):
+        line.save()
+
+
+def test_approve_and_suspend_actions(admin_client):
+    applied = make_station("Fresh", status=Station.Status.APPLIED)
+    url = reverse("admin:stations_station_changelist")
+    response = admin_client.post(
+        url, {"action": "approve", "_selected_action": [applied.pk]}, follow=True
+    )
+    applied.refresh_from_db()
+    assert applied.status == "active" and applied.approved_at is not None
+    assert "1 station approved." in response.text
+
+    admin_client.post(url, {"action": "suspend", "_selected_action": [applied.pk]})
+    applied.refresh_from_db()
+    assert applied.status == "suspended" and applied.suspended_at is not None
+
+    response = admin_client.post(
+        url, {"action": "suspend", "_selected_action": [applied.pk]}, follow=True
+    )
+    assert "Fresh is suspended; that cannot be done now." in response.text
+
+
+def test_admin_is_closed_to_station_people(client, owner):
+    client.force_login(owner)
+    response = client.get(reverse("admin:parcels_parcel_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,0 +1,84 @@
+"""The settings are safe by default and `check --deploy` is clean with production variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from config import celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "STATIONKEEPER_VAR_DIR": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_variables(tmp_path):
+    result = run_manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="x7" * 30 + "-production-grade-secret-for-the-test",
+        DJANGO_ALLOWED_HOSTS="stations.example.com",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/stationkeeper",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_and_a_secret_key_is_required_by_default(tmp_path):
+    result = run_manage(tmp_path, "check")
+    assert result.returncode != 0
+    assert "Set DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_debug_mode_runs_on_the_embedded_defaults(tmp_path):
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)",
+        DJANGO_DEBUG="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "True",
+        "django.db.backends.sqlite3",
+        "filesystem://",
+    ]
+
+
+def test_the_suite_runs_on_postgresql_and_redis():
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+@pytest.mark.django_db
+def test_celery_reaches_the_redis_broker():
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=2)
+        assert conn.transport.driver_type == "redis"
+    # Tasks are acknowledged only after they finish, so a worker lost mid-task redelivers it.
+    assert celery_app.conf.task_acks_late and celery_app.conf.task_reject_on_worker_lost
