@@ -15,22 +15,27 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing dependencies into $(VENV) ..."
-	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
-	@$(PY) -m pip install --quiet -e ".[dev]" 2>&1 | { grep -v "is ignored" || true; }
+	@echo "Installing dependencies into $(VENV) (log: $(VENV)/install.log) ..."
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e ".[dev]"; } \
+		> $(VENV)/install.log 2>&1 || { tail -n 30 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
+# `make run` is for trying Stationkeeper on one machine: DEBUG on, embedded SQLite and broker.
+run: export DJANGO_DEBUG ?= 1
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export WEB_PORT = $(PORT)
+run: export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 run: $(STAMP)
 	@mkdir -p var
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput -v0
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py seed_demo
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py seed_demo
 	@echo ""
 	@echo "Stationkeeper is starting on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
 	@echo "Web server, Celery worker and Celery beat run together; Ctrl-C stops all three."
 	@echo ""
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} WEB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile start
+	@honcho -f Procfile start
 
 test: $(STAMP)
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
