@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
 # --- Celery -------------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport under var/broker, so `make run` needs no
 # server; production and the tests point CELERY_BROKER_URL at Redis.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
