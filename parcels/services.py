@@ -219,6 +219,40 @@ def _ledger_lines(
 # --- the lifecycle ------------------------------------------------------------------------------
 
 
+def _new_parcel(
+    *,
+    partner: Partner,
+    station: Station,
+    tracking_number: str,
+    recipient_name: str,
+    recipient_phone: str | PhoneNumber,
+    recipient_email: str,
+    language: str,
+    now: dt.datetime,
+) -> Parcel:
+    """An unsaved `announced` parcel, after checking what a new parcel needs: an active partner,
+    the recipient's name and a valid phone number, and a language we write messages in."""
+    if not partner.active:
+        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
+    if not recipient_name.strip():
+        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
+    phone = _parse_phone(recipient_phone)
+    if language not in Parcel.Language.values:
+        raise InvalidInput(_("Unknown language."), field="language")
+    return Parcel(
+        partner=partner,
+        station=station,
+        tracking_number=tracking_number,
+        recipient_name=recipient_name.strip(),
+        recipient_phone=phone,
+        recipient_email=recipient_email.strip(),
+        language=language,
+        status=Parcel.Status.ANNOUNCED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def parcel_announce(
     *,
     partner: Partner,
@@ -241,34 +275,26 @@ def parcel_announce(
     existing = Parcel.objects.filter(partner=partner, tracking_number=tracking_number).first()
     if existing is not None:
         return existing, False
-    if not partner.active:
-        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
     if not station.is_active:
         raise StationUnavailable(
             _("%(station)s is not taking parcels.") % {"station": station.name},
             code="station_inactive",
         )
-    if not recipient_name.strip():
-        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
-    phone = _parse_phone(recipient_phone)
-    if language not in Parcel.Language.values:
-        raise InvalidInput(_("Unknown language."), field="language")
     now = timezone.now()
+    parcel = _new_parcel(
+        partner=partner,
+        station=station,
+        tracking_number=tracking_number,
+        recipient_name=recipient_name,
+        recipient_phone=recipient_phone,
+        recipient_email=recipient_email,
+        language=language,
+        now=now,
+    )
+    parcel.announced_at = now
     try:
         with transaction.atomic():
-            parcel = Parcel.objects.create(
-                partner=partner,
-                station=station,
-                tracking_number=tracking_number,
-                recipient_name=recipient_name.strip(),
-                recipient_phone=phone,
-                recipient_email=recipient_email.strip(),
-                language=language,
-                status=Parcel.Status.ANNOUNCED,
-                announced_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+            parcel.save(force_insert=True)
             ParcelEvent.objects.create(
                 parcel=parcel,
                 kind=_EVENT_KIND[Parcel.Status.ANNOUNCED],
@@ -392,25 +418,20 @@ def _create_unannounced(
             % {"tracking": tracking_number},
             code="not_announced",
         )
-    if not partner.active:
-        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
-    if not recipient_name.strip():
-        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
-    phone = _parse_phone(recipient_phone)
+    parcel = _new_parcel(
+        partner=partner,
+        station=station,
+        tracking_number=tracking_number,
+        recipient_name=recipient_name,
+        recipient_phone=recipient_phone,
+        recipient_email=recipient_email,
+        language=language,
+        now=now,
+    )
     try:
         with transaction.atomic():
-            return Parcel.objects.create(
-                partner=partner,
-                station=station,
-                tracking_number=tracking_number,
-                recipient_name=recipient_name.strip(),
-                recipient_phone=phone,
-                recipient_email=recipient_email.strip(),
-                language=language if language in Parcel.Language.values else Parcel.Language.EN,
-                status=Parcel.Status.ANNOUNCED,
-                created_at=now,
-                updated_at=now,
-            )
+            parcel.save(force_insert=True)
+            return parcel
     except IntegrityError:
         raise ParcelError(
             _(

@@ -69,30 +69,27 @@ def other_station(db, outsider) -> Station:
     return station
 
 
-@pytest.fixture
-def partner(db) -> Partner:
-    partner = Partner.objects.create(name="SwiftPost", slug="swiftpost", default_hold_days=7)
+def make_partner(name: str, *, hold_days: int, handover_fee: int, return_fee: int) -> Partner:
+    """A partner with one SGD tariff that took effect a month ago."""
+    partner = Partner.objects.create(name=name, slug=name.lower(), default_hold_days=hold_days)
     Tariff.objects.create(
         partner=partner,
-        handover_fee=45,
-        return_fee=20,
+        handover_fee=handover_fee,
+        return_fee=return_fee,
         currency="SGD",
         valid_from=timezone.localdate() - dt.timedelta(days=30),
     )
     return partner
+
+
+@pytest.fixture
+def partner(db) -> Partner:
+    return make_partner("SwiftPost", hold_days=7, handover_fee=45, return_fee=20)
 
 
 @pytest.fixture
 def other_partner(db) -> Partner:
-    partner = Partner.objects.create(name="LionExpress", slug="lionexpress", default_hold_days=5)
-    Tariff.objects.create(
-        partner=partner,
-        handover_fee=50,
-        return_fee=25,
-        currency="SGD",
-        valid_from=timezone.localdate() - dt.timedelta(days=30),
-    )
-    return partner
+    return make_partner("LionExpress", hold_days=5, handover_fee=50, return_fee=25)
 
 
 @pytest.fixture

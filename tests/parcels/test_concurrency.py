@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -44,6 +45,19 @@ def race(n: int, station_id: int, action: Callable[[], object]) -> tuple[list, l
         t.join(timeout=60)
     assert not unexpected, unexpected
     return results, errors
+
+
+def alternating(*actions: Callable[[], object]) -> Callable[[], object]:
+    """One action per call, taking turns: thread 1 runs the first, thread 2 the second, …"""
+    turns = itertools.cycle(actions)
+    lock = threading.Lock()
+
+    def next_action() -> object:
+        with lock:
+            action = next(turns)
+        return action()
+
+    return next_action
 
 
 def kinds(parcel: Parcel) -> list[str]:
@@ -101,25 +115,18 @@ def test_concurrent_check_ins_never_share_slot_or_code(announce, clerk):
 
 def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner):
     parcel = on_shelf(station)
-    calls = iter(
-        [
+    results, errors = race(
+        6,
+        station.pk,
+        alternating(
             lambda: services.parcel_hand_over(
                 station=station, credential=parcel.pickup_code, actor=clerk
             ),
             lambda: services.parcel_mark_return_due(
                 parcel=parcel, reason="recalled", actor=partner
             ),
-        ]
-        * 3
+        ),
     )
-    lock = threading.Lock()
-
-    def one():
-        with lock:
-            call = next(calls)
-        return call()
-
-    results, errors = race(6, station.pk, one)
     assert len(results) == 1 and len(errors) == 5
     with network_scope():
         final = Parcel.objects.get(pk=parcel.pk)
@@ -148,23 +155,16 @@ def test_two_couriers_hand_back_the_same_parcels(station, on_shelf, clerk):
 
 def test_cancel_races_check_in(station, announce, clerk, partner):
     parcel = announce(station)
-    calls = iter(
-        [
+    results, errors = race(
+        4,
+        station.pk,
+        alternating(
             lambda: services.parcel_check_in(
                 station=station, tracking_number=parcel.tracking_number, actor=clerk
             ),
             lambda: services.parcel_cancel(parcel=parcel, actor=partner),
-        ]
-        * 2
+        ),
     )
-    lock = threading.Lock()
-
-    def one():
-        with lock:
-            call = next(calls)
-        return call()
-
-    results, errors = race(4, station.pk, one)
     assert len(results) == 1 and len(errors) == 3
     moves = [k for k in kinds(parcel) if k != "parcel.announced"]
     assert len(moves) == 1
