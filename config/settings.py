@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 # Where the embedded defaults keep their state: the SQLite file, the broker's folders, beat's file.
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "rest_framework",
+    "django_htmx",
     "phonenumber_field",
     "stations",
     "partners",
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "stations.tenancy.AdminScopeMiddleware",
+    "stations.tenancy.StationMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -140,6 +143,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 # --- E-mail -------------------------------------------------------------------------------------
+# The console backend would print password-reset links into the logs: development only.
+if not DEBUG and "EMAIL_URL" not in env:
+    raise ImproperlyConfigured("Set EMAIL_URL, e.g. smtp+tls://user:password@host:587.")
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stationkeeper <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -12,6 +12,9 @@ admin.site.site_title = "Stationkeeper admin"
 urlpatterns = [
     path("", station_views.home, name="home"),
     path("p/<str:token>/", public_views.pickup, name="pickup"),
+    path("stations/apply/", station_views.apply, name="station_apply"),
+    path("s/<slug:station_slug>/", include("stations.portal_urls")),
+    path("invite/<str:token>/", station_views.invitation, name="invitation"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -55,6 +55,8 @@ class Parcel(models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=64)
     recipient_name = models.CharField(_("recipient name"), max_length=150)
     recipient_phone = PhoneNumberField(_("recipient phone"))
+    # The last four digits, kept apart so the shelf can be searched by them with an index.
+    recipient_phone_last4 = models.CharField(max_length=4, blank=True, editable=False)
     recipient_email = models.EmailField(_("recipient e-mail"), blank=True)
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.EN
@@ -143,7 +145,12 @@ class Parcel(models.Model):
             ),
             # The partner API: list by recent change.
             models.Index(fields=["partner", "updated_at"], name="parcel_partner_updated_idx"),
+            # The admin's look-ups across the network: exact tracking number or phone.
+            models.Index(fields=["tracking_number"], name="parcel_tracking_idx"),
             models.Index(fields=["recipient_phone"], name="parcel_phone_idx"),
+            models.Index(
+                fields=["station", "recipient_phone_last4"], name="parcel_station_phone4_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,11 +13,7 @@ from stations.tenancy import network_scope
 
 from . import codes, selectors
 from .models import Parcel
-
-
-def mask_name(name: str) -> str:
-    """First letter of each word, the rest hidden: enough for the buyer to recognise, no more."""
-    return " ".join(word[0] + "•" * min(len(word) - 1, 4) for word in name.split() if word)
+from .templatetags.parcel_tags import masked
 
 
 @never_cache
@@ -39,7 +35,7 @@ def pickup(request: HttpRequest, token: str) -> HttpResponse:
         {
             "parcel": parcel,
             "station": parcel.station,
-            "masked_name": mask_name(parcel.recipient_name),
+            "masked_name": masked(parcel.recipient_name),
             "on_shelf": on_shelf,
             "qr_svg": codes.qr_svg(link) if on_shelf else "",
             "time_left": parcel.hold_deadline - now

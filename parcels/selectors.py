@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from partners.models import Partner
 from stations.models import Station
 
-from .models import Parcel
+from . import codes
+from .models import HandBack, Handover, Parcel
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,14 @@ def shelf_occupancy(*, station: Station) -> ShelfOccupancy:
 def parcels_by_tracking_number(
     *, station: Station, tracking_number: str, partner: Partner | None = None
 ) -> list[Parcel]:
+    """Parcels with this tracking number at the station; ones still in play (announced or on the
+    shelf) first, so a finished parcel of another partner does not make the match ambiguous."""
     qs = Parcel.objects.filter(station=station, tracking_number=tracking_number)
     if partner is not None:
         qs = qs.filter(partner=partner)
-    return list(qs.order_by("pk")[:2])
+    found = list(qs.order_by("pk")[:10])
+    live = [p for p in found if p.status not in Parcel.TERMINAL]
+    return (live or found)[:2]
 
 
 def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
@@ -68,3 +77,103 @@ def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
 def parcel_for_buyer(*, token: str) -> Parcel | None:
     """The parcel behind a pickup link, with what its page shows."""
     return Parcel.objects.select_related("station", "partner").filter(pickup_token=token).first()
+
+
+# --- the station portal ---------------------------------------------------------------------------
+
+
+def local_day_bounds(
+    station: Station, now: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end of the station's current local day, as aware datetimes."""
+    local = (now or timezone.now()).astimezone(station.tzinfo)
+    start = dt.datetime.combine(local.date(), dt.time.min, tzinfo=station.tzinfo)
+    return start, start + dt.timedelta(days=1)
+
+
+def dashboard_counts(*, station: Station) -> dict[str, int]:
+    """The dashboard's figures in two queries, whatever the number of parcels."""
+    start, end = local_day_bounds(station)
+    counts = Parcel.objects.filter(station=station).aggregate(
+        on_shelf=Count("pk", filter=Q(status=Parcel.Status.AT_STATION)),
+        due_back=Count("pk", filter=Q(status=Parcel.Status.RETURN_DUE)),
+        checked_in_today=Count("pk", filter=Q(checked_in_at__gte=start, checked_in_at__lt=end)),
+    )
+    counts["handed_over_today"] = Handover.objects.filter(
+        station=station, handed_over_at__gte=start, handed_over_at__lt=end
+    ).count()
+    return counts
+
+
+def closest_deadlines(*, station: Station, limit: int = 8) -> list[Parcel]:
+    return list(
+        Parcel.objects.filter(station=station, status=Parcel.Status.AT_STATION)
+        .select_related("partner")
+        .order_by("hold_deadline", "pk")[:limit]
+    )
+
+
+def shelf(
+    *, station: Station, query: str = "", status: str = "", partner_id: int | None = None
+) -> QuerySet[Parcel]:
+    """Parcels at the station, newest first; `query` is a tracking number (or its start), a
+    6-digit pickup code, or the last 4 digits of the recipient's phone."""
+    qs = Parcel.objects.filter(station=station).select_related("partner")
+    qs = qs.filter(status=status) if status else qs.exclude(status=Parcel.Status.CANCELLED)
+    if partner_id:
+        qs = qs.filter(partner_id=partner_id)
+    query = query.strip()
+    if query:
+        digits = query.replace(" ", "")
+        match = Q(tracking_number__startswith=digits.upper())
+        if len(digits) == 4 and digits.isdigit():
+            match |= Q(recipient_phone_last4=digits)
+        elif codes.is_code(digits):
+            match |= Q(pickup_code=digits)
+        qs = qs.filter(match)
+    return qs.order_by("-updated_at", "-pk")
+
+
+def parcels_checked_in(*, station: Station, ids: list[int]) -> list[Parcel]:
+    """This session's check-ins, newest first (the ids come from the clerk's session)."""
+    found = {
+        p.pk: p
+        for p in Parcel.objects.filter(station=station, pk__in=ids).select_related("partner")
+    }
+    return [found[i] for i in ids if i in found]
+
+
+def same_recipient_on_shelf(*, parcel: Parcel) -> list[Parcel]:
+    """Other parcels on the shelf for the same phone number, to hand over together."""
+    return list(
+        Parcel.objects.filter(
+            station_id=parcel.station_id,
+            status=Parcel.Status.AT_STATION,
+            recipient_phone=parcel.recipient_phone,
+        )
+        .exclude(pk=parcel.pk)
+        .select_related("partner")
+        .order_by("shelf_slot")[:20]
+    )
+
+
+def due_back_by_partner(*, station: Station) -> list[tuple[Partner, list[Parcel]]]:
+    """Parcels waiting for their partner's courier, grouped by partner (bounded by capacity)."""
+    groups: dict[int, tuple[Partner, list[Parcel]]] = {}
+    parcels = (
+        Parcel.objects.filter(station=station, status=Parcel.Status.RETURN_DUE)
+        .select_related("partner")
+        .order_by("partner__name", "shelf_slot")
+    )
+    for parcel in parcels:
+        groups.setdefault(parcel.partner_id, (parcel.partner, []))[1].append(parcel)
+    return list(groups.values())
+
+
+def hand_back_with_parcels(*, station: Station, hand_back_id: int) -> HandBack | None:
+    return (
+        HandBack.objects.filter(station=station, pk=hand_back_id)
+        .select_related("partner", "clerk", "station")
+        .prefetch_related(Prefetch("parcels", queryset=Parcel.objects.order_by("shelf_slot", "pk")))
+        .first()
+    )

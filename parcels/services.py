@@ -87,7 +87,11 @@ def _status_sentence(parcel: Parcel) -> str:
         Parcel.Status.RETURNED: parcel.returned_at,
         Parcel.Status.CANCELLED: parcel.cancelled_at,
     }.get(parcel.status)
-    when_text = date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else ""
+    when_text = (
+        date_format(timezone.localtime(when, parcel.station.tzinfo), "DATETIME_FORMAT")
+        if when
+        else ""
+    )
     sentences = {
         Parcel.Status.ANNOUNCED: _("it has not been checked in at the station yet."),
         Parcel.Status.AT_STATION: _("it is already on the shelf, in slot %(slot)s.")
@@ -110,7 +114,7 @@ _ACTION_LABEL = {
 }
 
 
-def _wrong_status(parcel: Parcel, action: str) -> WrongStatus:
+def wrong_status_error(parcel: Parcel, action: str) -> WrongStatus:
     message = _(_ACTION_LABEL[action]) % {
         "tracking": parcel.tracking_number,
         "why": _status_sentence(parcel),
@@ -118,14 +122,15 @@ def _wrong_status(parcel: Parcel, action: str) -> WrongStatus:
     return WrongStatus(message, status=parcel.status, tracking_number=parcel.tracking_number)
 
 
-def _lock(parcel_ids: Sequence[int]) -> list[Parcel]:
-    """Lock the parcels' rows for this transaction, in id order so two batches cannot deadlock."""
-    return list(
-        Parcel.objects.select_for_update(of=("self",))
-        .select_related("partner", "station")
-        .filter(pk__in=parcel_ids)
-        .order_by("pk")
-    )
+def _lock(parcel_ids: Sequence[int], *, actor: Actor = None) -> list[Parcel]:
+    """Lock the parcels' rows for this transaction, in id order so two batches cannot deadlock.
+
+    A partner acting only ever reaches its own parcels, whatever scope the caller entered.
+    """
+    qs = Parcel.objects.select_for_update(of=("self",)).filter(pk__in=parcel_ids)
+    if isinstance(actor, Partner):
+        qs = qs.filter(partner=actor)
+    return list(qs.select_related("partner", "station").order_by("pk"))
 
 
 def _move(
@@ -147,7 +152,7 @@ def _move(
     # before we read (and we refuse here) or waits for our commit.
     for parcel in parcels:
         if parcel.status not in allowed:
-            raise _wrong_status(parcel, action)
+            raise wrong_status_error(parcel, action)
     fields: dict[str, Any] = {
         "status": target,
         "updated_at": now,
@@ -245,6 +250,7 @@ def _new_parcel(
         tracking_number=tracking_number,
         recipient_name=recipient_name.strip(),
         recipient_phone=phone,
+        recipient_phone_last4=str(phone.national_number)[-4:],
         recipient_email=recipient_email.strip(),
         language=language,
         status=Parcel.Status.ANNOUNCED,
@@ -274,6 +280,13 @@ def parcel_announce(
         raise InvalidInput(_("Enter a tracking number."), field="tracking_number")
     existing = Parcel.objects.filter(partner=partner, tracking_number=tracking_number).first()
     if existing is not None:
+        if existing.station_id != station.pk:
+            raise InvalidInput(
+                _("Parcel %(tracking)s was already announced to another station.")
+                % {"tracking": tracking_number},
+                code="already_announced",
+                field="tracking_number",
+            )
         return existing, False
     if not station.is_active:
         raise StationUnavailable(
@@ -355,7 +368,7 @@ def parcel_check_in(
             )
         parcel = _lock([matches[0].pk])[0] if matches else None
         if parcel is not None and parcel.status != Parcel.Status.ANNOUNCED:
-            raise _wrong_status(parcel, "check_in")
+            raise wrong_status_error(parcel, "check_in")
 
         occupancy = selectors.shelf_occupancy(station=station)
         if occupancy.count >= station.capacity:
@@ -457,7 +470,8 @@ def parcel_hand_over(
     instead, with the reason `refused`, and nobody is paid.
     """
     credential = credential.strip()
-    if codes.is_code(credential):
+    if codes.is_code("".join(credential.split())):
+        credential = "".join(credential.split())
         found = selectors.parcel_by_code(station=station, code=credential)
         method = Handover.Method.CODE
     else:
@@ -509,7 +523,7 @@ def parcel_mark_return_due(*, parcel: Parcel, reason: str, actor: Actor, note: s
         raise InvalidInput(_("Unknown return reason."), field="reason")
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock([parcel.pk])
+        locked = _lock([parcel.pk], actor=actor)
         if not locked:
             raise ParcelNotFound(_("No such parcel."))
         _move(
@@ -571,7 +585,7 @@ def parcel_cancel(*, parcel: Parcel, actor: Actor, note: str = "") -> Parcel:
     """Withdraw an announced parcel before it reaches the station."""
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock([parcel.pk])
+        locked = _lock([parcel.pk], actor=actor)
         if not locked:
             raise ParcelNotFound(_("No such parcel."))
         _move(locked, "cancel", actor=actor, now=now, detail={"note": note[:500]})

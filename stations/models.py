@@ -95,6 +95,7 @@ class Station(models.Model):
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended")
         CLOSED = "closed", _("Closed")
+        REJECTED = "rejected", _("Rejected")
 
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
@@ -125,10 +126,21 @@ class Station(models.Model):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.APPLIED
     )
+    opening_hours = models.JSONField(
+        _("opening hours"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per weekday (0 = Monday) a list of [opens, closes] pairs, e.g. {"0": [["08:00", '
+            '"21:00"]]}. A missing or empty day is closed.'
+        ),
+    )
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
     created_at = models.DateTimeField(_("applied at"), default=now)
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("station")
@@ -139,7 +151,9 @@ class Station(models.Model):
                 condition=models.Q(capacity__gte=1), name="station_capacity_gte_1"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["applied", "active", "suspended", "closed"]),
+                condition=models.Q(
+                    status__in=["applied", "active", "suspended", "closed", "rejected"]
+                ),
                 name="station_status_valid",
             ),
         ]
@@ -183,6 +197,41 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} · {self.station} ({self.get_role_display()})"
 
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+
+class Invitation(models.Model):
+    """An owner's invitation for someone to join a station as a clerk, accepted through a link."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(
+        _("role"), max_length=10, choices=Membership.Role.choices, default=Membership.Role.CLERK
+    )
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "email"],
+                condition=models.Q(accepted_at__isnull=True),
+                name="invitation_open_per_email_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.station}"
+
 
 class LedgerLine(models.Model):
     """One immutable line of a station's earnings: a fee for a handover or a return.
@@ -222,7 +271,12 @@ class LedgerLine(models.Model):
         verbose_name = _("ledger line")
         verbose_name_plural = _("ledger lines")
         constraints = [
-            models.UniqueConstraint(fields=["parcel", "kind"], name="ledgerline_parcel_kind_uniq"),
+            # One handover and one return line per parcel; corrections (other kinds) may repeat.
+            models.UniqueConstraint(
+                fields=["parcel", "kind"],
+                condition=models.Q(kind__in=["handover", "return"]),
+                name="ledgerline_parcel_kind_uniq",
+            ),
         ]
         indexes = [
             models.Index(fields=["station", "created_at"], name="ledger_station_created_idx"),

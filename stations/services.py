@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from parcels.exceptions import DomainError
 
-from .models import Membership, Station, User
+from . import tasks
+from .models import Invitation, Membership, Station, User
 
 
 class StationError(DomainError):
@@ -38,6 +41,7 @@ def station_apply(
     longitude: Decimal,
     phone: str,
     capacity: int,
+    opening_hours: dict[str, Any] | None = None,
     timezone_name: str = "Asia/Singapore",
 ) -> Station:
     """An owner applies to open a station: it starts `applied`, taking no parcels until approved."""
@@ -53,6 +57,7 @@ def station_apply(
             phone=phone,
             capacity=capacity,
             timezone=timezone_name,
+            opening_hours=opening_hours or {},
             status=Station.Status.APPLIED,
         )
         station.full_clean(exclude=["slug"])
@@ -61,9 +66,16 @@ def station_apply(
     return station
 
 
-def _set_status(station: Station, *, allowed: set[str], target: str, stamp: str | None) -> Station:
+def _set_status(
+    station: Station,
+    *,
+    allowed: set[str],
+    target: str,
+    stamp: str | None,
+    extra: dict[str, Any] | None = None,
+) -> Station:
     now = timezone.now()
-    fields: dict[str, object] = {"status": target}
+    fields: dict[str, object] = {"status": target, **(extra or {})}
     if stamp:
         fields[stamp] = now
     # Race: a conditional UPDATE, so two admins acting at once cannot both apply a move.
@@ -79,13 +91,35 @@ def _set_status(station: Station, *, allowed: set[str], target: str, stamp: str 
 
 
 def station_approve(*, station: Station) -> Station:
-    """Open an applied (or suspended) station for parcels."""
-    return _set_status(
-        station,
-        allowed={Station.Status.APPLIED, Station.Status.SUSPENDED},
-        target=Station.Status.ACTIVE,
-        stamp="approved_at",
-    )
+    """Open an applied (or suspended) station for parcels. A new station's owners are e-mailed."""
+    was_applied = station.status == Station.Status.APPLIED
+    with transaction.atomic():
+        station = _set_status(
+            station,
+            allowed={Station.Status.APPLIED, Station.Status.SUSPENDED},
+            target=Station.Status.ACTIVE,
+            stamp="approved_at",
+        )
+        if was_applied:
+            transaction.on_commit(lambda: tasks.send_station_decision.delay(station.pk))
+    return station
+
+
+def station_reject(*, station: Station, reason: str) -> Station:
+    """Turn down an application, with a reason the owner is e-mailed."""
+    reason = reason.strip()
+    if not reason:
+        raise StationError(_("Give a reason for the rejection."), code="invalid", field="reason")
+    with transaction.atomic():
+        station = _set_status(
+            station,
+            allowed={Station.Status.APPLIED},
+            target=Station.Status.REJECTED,
+            stamp="rejected_at",
+            extra={"rejection_reason": reason},
+        )
+        transaction.on_commit(lambda: tasks.send_station_decision.delay(station.pk))
+    return station
 
 
 def station_suspend(*, station: Station) -> Station:
@@ -105,3 +139,90 @@ def membership_add(*, station: Station, user: User, role: str) -> Membership:
         station=station, user=user, defaults={"role": role}
     )
     return membership
+
+
+def station_update_settings(
+    *, station: Station, phone: str, capacity: int, opening_hours: dict[str, Any]
+) -> Station:
+    """What an owner may change: the phone, the shelf capacity and the opening hours."""
+    from parcels.selectors import shelf_occupancy  # parcels depends on stations, not the reverse
+
+    with transaction.atomic():
+        # Race: lock the row so a check-in cannot fill the shelf past the new capacity meanwhile.
+        locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
+        on_shelf = shelf_occupancy(station=locked).count
+        if capacity < on_shelf:
+            raise StationError(
+                _("%(count)s parcels are on the shelf now; the capacity cannot be lower than that.")
+                % {"count": on_shelf},
+                code="invalid",
+                field="capacity",
+            )
+        locked.phone, locked.capacity, locked.opening_hours = phone, capacity, opening_hours
+        locked.full_clean(exclude=["slug"])
+        locked.save(update_fields=["phone", "capacity", "opening_hours"])
+    return locked
+
+
+def invitation_create(*, station: Station, email: str, invited_by: User) -> Invitation:
+    """Invite someone to work at the station as a clerk. Inviting the same address again while
+    the first invitation is open sends it again."""
+    email = email.strip().lower()
+    if Membership.objects.filter(station=station, user__email__iexact=email).exists():
+        raise StationError(
+            _("%(email)s already works at this station.") % {"email": email},
+            code="invalid",
+            field="email",
+        )
+    invitation = Invitation.objects.filter(
+        station=station, email=email, accepted_at__isnull=True
+    ).first()
+    if invitation is None:
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    station=station,
+                    email=email,
+                    role=Membership.Role.CLERK,
+                    token=secrets.token_urlsafe(24),
+                    invited_by=invited_by,
+                )
+        except IntegrityError:
+            # Race: the same address invited twice at once; the first invitation stands.
+            invitation = Invitation.objects.get(
+                station=station, email=email, accepted_at__isnull=True
+            )
+    transaction.on_commit(lambda: tasks.send_invitation.delay(invitation.pk))
+    return invitation
+
+
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """The invited person joins the station. The invitation works once, for its own address."""
+    if invitation.email.lower() != user.email.lower():
+        raise StationError(
+            _("This invitation is for %(email)s. Sign in with that address to accept it.")
+            % {"email": invitation.email},
+            code="wrong_user",
+        )
+    with transaction.atomic():
+        # Race: a conditional UPDATE, so a double click accepts once.
+        accepted = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+            accepted_at=timezone.now(), accepted_by=user
+        )
+        membership = Membership.objects.filter(station=invitation.station, user=user).first()
+        if membership is None:
+            if not accepted:
+                raise StationError(_("This invitation was already used."), code="used")
+            membership = Membership.objects.create(
+                station=invitation.station, user=user, role=invitation.role
+            )
+    return membership
+
+
+def membership_remove(*, station: Station, membership_id: int) -> None:
+    """Take a clerk off the station. Owners are not removed from the portal."""
+    deleted, _rows = Membership.objects.filter(
+        pk=membership_id, station=station, role=Membership.Role.CLERK
+    ).delete()
+    if not deleted:
+        raise StationError(_("No such clerk at this station."), code="not_found")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve, reverse
 from django_scopes import scope, scopes_disabled
 
 
@@ -53,3 +55,46 @@ class AdminScopeMiddleware:
             with network_scope():
                 return self.get_response(request)
         return self.get_response(request)
+
+
+class StationMiddleware:
+    """The station portal's edge: `/s/<station_slug>/…` runs in that station's scope.
+
+    A logged-out visitor is sent to log in; a person who is not a member of the station gets a 404,
+    so another station's URL does not even reveal that it exists. The view finds the station and
+    the visitor's membership on `request.station` and `request.membership`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            slug = resolve(request.path_info).kwargs.get("station_slug")
+        except Resolver404:
+            slug = None
+        if slug is None:
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        from .selectors import membership_for  # models are not ready when settings load this
+
+        membership = membership_for(user=request.user, station_slug=slug)
+        if membership is None:
+            raise Http404
+        request.membership = membership
+        request.station = membership.station
+        with station_scope(membership.station_id):
+            return self.get_response(request)
+
+
+def owner_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Owner-only station pages are a 404 for clerks, like any page they may not see."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not getattr(request, "membership", None) or not request.membership.is_owner:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,9 +1,22 @@
+"""Station pages: the landing page, applying for a station, the dashboard, staff and settings."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors
+from parcels import selectors as parcel_selectors
+from parcels.exceptions import DomainError
+
+from . import hours, selectors, services
+from .forms import InvitationForm, StationApplicationForm, StationSettingsForm
+from .models import Invitation, Station
+from .tenancy import owner_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -13,4 +26,144 @@ def home(request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated
         else []
     )
+    if len(memberships) == 1 and memberships[0].station.status == Station.Status.ACTIVE:
+        return redirect("stations:dashboard", station_slug=memberships[0].station.slug)
     return render(request, "home.html", {"memberships": memberships})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def apply(request: HttpRequest) -> HttpResponse:
+    form = StationApplicationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            station = services.station_apply(
+                owner=request.user,
+                name=data["name"],
+                kind=data["kind"],
+                address=data["address"],
+                postal_code=data["postal_code"],
+                latitude=data["latitude"],
+                longitude=data["longitude"],
+                phone=str(data["phone"]),
+                capacity=data["capacity"],
+                opening_hours=data["opening_hours"],
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("stations:dashboard", station_slug=station.slug)
+    return render(request, "stations/apply.html", {"form": form})
+
+
+def dashboard(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    if station.status in (Station.Status.APPLIED, Station.Status.REJECTED):
+        return render(request, "stations/pending.html", {"station": station})
+    counts = parcel_selectors.dashboard_counts(station=station)
+    return render(
+        request,
+        "stations/dashboard.html",
+        {
+            "station": station,
+            "counts": counts,
+            "free": max(station.capacity - counts["on_shelf"] - counts["due_back"], 0),
+            "fill_percent": min(
+                100, round(100 * (counts["on_shelf"] + counts["due_back"]) / station.capacity)
+            ),
+            "closest": parcel_selectors.closest_deadlines(station=station),
+            "earnings": selectors.earnings_this_month(station=station)
+            if request.membership.is_owner
+            else None,
+            "week": hours.week(station.opening_hours),
+        },
+    )
+
+
+@owner_required
+@require_http_methods(["GET", "POST"])
+def staff(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                station=station, email=form.cleaned_data["email"], invited_by=request.user
+            )
+        except DomainError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
+            return redirect("stations:staff", station_slug=station.slug)
+    members, invitations = selectors.station_people(station=station)
+    return render(
+        request,
+        "stations/staff.html",
+        {"station": station, "form": form, "members": members, "invitations": invitations},
+    )
+
+
+@owner_required
+@require_POST
+def staff_remove(request: HttpRequest, station_slug: str, membership_id: int) -> HttpResponse:
+    try:
+        services.membership_remove(station=request.station, membership_id=membership_id)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The clerk was removed from this station."))
+    return redirect("stations:staff", station_slug=station_slug)
+
+
+@owner_required
+@require_http_methods(["GET", "POST"])
+def station_settings(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    form = StationSettingsForm(request.POST or None, station=station)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.station_update_settings(
+                station=station,
+                phone=str(form.cleaned_data["phone"]),
+                capacity=form.cleaned_data["capacity"],
+                opening_hours=form.cleaned_data["opening_hours"],
+            )
+        except DomainError as exc:
+            form.add_error(exc.context.get("field"), str(exc))
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("stations:settings", station_slug=station.slug)
+    return render(request, "stations/settings.html", {"station": station, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """An invited clerk's link: sign up or log in first, then accept."""
+    invite = Invitation.objects.select_related("station").filter(token=token).first()
+    if invite is None:
+        raise Http404
+    if not request.user.is_authenticated:
+        request.session["invitation_email"] = invite.email
+        return render(
+            request,
+            "stations/invitation.html",
+            {
+                "invitation": invite,
+                "signup_url": f"{reverse('account_signup')}?next={request.path}",
+                "login_url": f"{reverse('account_login')}?next={request.path}",
+            },
+        )
+    if request.method == "POST":
+        try:
+            services.invitation_accept(invitation=invite, user=request.user)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, _("Welcome to %(station)s.") % {"station": invite.station.name}
+            )
+            return redirect("stations:dashboard", station_slug=invite.station.slug)
+    return render(request, "stations/invitation.html", {"invitation": invite})

@@ -13,6 +13,11 @@ from stations.tenancy import network_scope
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _debug(settings):
+    settings.DEBUG = True  # seed_demo's logins have a published password: development only
+
+
 def seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
@@ -53,6 +58,13 @@ def test_seed_demo_creates_everything_once(client):
     page = client.get(path)
     assert page.status_code == 200
     assert "Ready for pickup" in page.text
+
+
+def test_seed_demo_refuses_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only runs with DJANGO_DEBUG=1"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not User.objects.exists()
 
 
 def test_create_api_key_prints_a_key_that_is_stored_hashed():

@@ -20,6 +20,7 @@ def run_manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedPr
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "STATIONKEEPER_VAR_DIR": str(tmp_path),
+        "DJANGO_READ_DOT_ENV": "0",
         **env,
     }
     return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
@@ -42,6 +43,7 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
         DJANGO_SECRET_KEY="x7" * 30 + "-production-grade-secret-for-the-test",
         DJANGO_ALLOWED_HOSTS="stations.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/stationkeeper",
+        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -51,6 +53,12 @@ def test_debug_is_off_and_a_secret_key_is_required_by_default(tmp_path):
     result = run_manage(tmp_path, "check")
     assert result.returncode != 0
     assert "Set DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_print_mail_to_the_console(tmp_path):
+    result = run_manage(tmp_path, "check", DJANGO_SECRET_KEY="k" * 60)
+    assert result.returncode != 0
+    assert "Set EMAIL_URL" in result.stderr
 
 
 def test_debug_mode_runs_on_the_embedded_defaults(tmp_path):

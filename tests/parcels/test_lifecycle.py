@@ -495,3 +495,82 @@ def test_partner_scope_sees_only_its_parcels(station, partner, other_partner, an
     announce(station, partner_=other_partner)
     with partner_scope(partner.pk):
         assert list(Parcel.objects.values_list("pk", flat=True)) == [mine.pk]
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+
+def test_repeat_announce_to_another_station_is_refused(station, other_station, partner, announce):
+    announce(station, tracking_number="SG77")
+    with partner_scope(partner.pk), pytest.raises(InvalidInput) as exc:
+        services.parcel_announce(
+            partner=partner,
+            station=other_station,
+            tracking_number="SG77",
+            recipient_name="A B",
+            recipient_phone="+6591234567",
+        )
+    assert exc.value.code == "already_announced"
+
+
+def test_code_typed_with_a_space_as_the_buyer_page_shows_it(station, on_shelf, clerk):
+    parcel = on_shelf(station)
+    spaced = f"{parcel.pickup_code[:3]} {parcel.pickup_code[3:]}"
+    with station_scope(station.pk):
+        done = services.parcel_hand_over(station=station, credential=spaced, actor=clerk)
+    assert done.status == Parcel.Status.PICKED_UP
+
+
+def test_parcel_due_back_cannot_be_handed_over(station, on_shelf, clerk):
+    parcel = on_shelf(station)
+    with station_scope(station.pk):
+        services.parcel_mark_return_due(parcel=parcel, reason="overdue", actor=None)
+        with pytest.raises(WrongStatus) as exc:
+            services.parcel_hand_over(station=station, credential=parcel.pickup_token, actor=clerk)
+        assert not Handover.objects.exists()
+    assert "due back to the partner" in str(exc.value)
+
+
+def test_a_partner_cannot_recall_or_cancel_another_partners_parcel(
+    station, on_shelf, announce, other_partner
+):
+    shelved, announced = on_shelf(station), announce(station)
+    with network_scope():  # even where no scope narrows the query
+        with pytest.raises(ParcelNotFound):
+            services.parcel_mark_return_due(parcel=shelved, reason="recalled", actor=other_partner)
+        with pytest.raises(ParcelNotFound):
+            services.parcel_cancel(parcel=announced, actor=other_partner)
+    assert reload(shelved).status == "at_station" and reload(announced).status == "announced"
+
+
+def test_finished_parcel_of_another_partner_does_not_make_check_in_ambiguous(
+    station, on_shelf, announce, clerk, other_partner
+):
+    old = on_shelf(station, tracking_number="SAME1")
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=old.pickup_code, actor=clerk)
+    new = announce(station, tracking_number="SAME1", partner_=other_partner)
+    with station_scope(station.pk):
+        done = services.parcel_check_in(station=station, tracking_number="SAME1", actor=clerk)
+    assert done.pk == new.pk
+
+
+def test_correcting_ledger_lines_are_allowed_but_not_a_second_handover_line(
+    station, on_shelf, clerk
+):
+    from django.db import IntegrityError, transaction
+
+    parcel = on_shelf(station)
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
+        line = LedgerLine.objects.get(parcel=parcel)
+        fields = {
+            "station": station,
+            "partner": parcel.partner,
+            "parcel": parcel,
+            "currency": "SGD",
+        }
+        LedgerLine.objects.create(kind="adjustment", amount=-5, **fields)
+        LedgerLine.objects.create(kind="adjustment", amount=2, **fields)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            LedgerLine.objects.create(kind="handover", amount=line.amount, **fields)

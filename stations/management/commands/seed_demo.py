@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -60,7 +60,19 @@ RECIPIENTS = [
 class Command(BaseCommand):
     help = "Create (or keep) the demo logins, stations, partners and parcels. Safe to run again."
 
-    def handle(self, *args: object, **options: object) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed even with DEBUG off. The demo logins have a published password!",
+        )
+
+    def handle(self, *args: object, force: bool, **options: object) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates logins with a published password, so it only runs with "
+                "DJANGO_DEBUG=1 (or --force, on a database you are sure is not production)."
+            )
         # A command works across the whole network, like the admin.
         with network_scope():
             created = self._seed()

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from partners.models import Partner
+
+from .models import Parcel
+
+
+class ScanForm(forms.Form):
+    """One input for a USB scanner (types, then Enter), the camera, or the keyboard."""
+
+    tracking_number = forms.CharField(
+        label=_("Tracking number"),
+        max_length=64,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "enterkeyhint": "go",
+                "placeholder": _("Scan or type the tracking number"),
+            }
+        ),
+    )
+
+
+class UnannouncedForm(forms.Form):
+    """What a parcel nobody announced needs before it can go on the shelf."""
+
+    partner = forms.ModelChoiceField(
+        label=_("Partner (carrier)"),
+        queryset=Partner.objects.filter(active=True).order_by("name"),
+        empty_label=_("Choose the carrier on the label"),
+    )
+    recipient_name = forms.CharField(label=_("Recipient's name"), max_length=150)
+    recipient_phone = PhoneNumberField(
+        label=_("Recipient's phone"),
+        region="SG",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    language = forms.ChoiceField(
+        label=_("Language for the buyer's messages"),
+        choices=Parcel.Language.choices,
+        initial=Parcel.Language.EN,
+    )
+
+
+class CredentialForm(forms.Form):
+    credential = forms.CharField(
+        label=_("Pickup code or QR"),
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "off",
+                "inputmode": "text",
+                "spellcheck": "false",
+                "enterkeyhint": "go",
+                "placeholder": _("Scan the buyer's QR or type the 6-digit code"),
+            }
+        ),
+    )
+
+
+class HandBackForm(forms.Form):
+    courier_name = forms.CharField(label=_("Courier's name"), max_length=120)
+    parcels = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+
+    def __init__(self, *args: object, parcel_ids: list[int], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parcels"].choices = [(pk, pk) for pk in parcel_ids]
+        self.fields["parcels"].error_messages["required"] = _("Tick at least one parcel.")

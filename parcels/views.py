@@ -1,0 +1,243 @@
+"""The station's parcel screens: check in, check out, shelf, returns. Views parse and render;
+the rules are in parcels.services. Every view runs in the station's scope (StationMiddleware)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from partners.models import Partner
+
+from . import codes, selectors, services, throttle
+from .exceptions import DomainError
+from .forms import CredentialForm, HandBackForm, ScanForm, UnannouncedForm
+from .models import Parcel
+
+SESSION_CHECK_INS = 30  # how many of this session's check-ins the page lists
+
+
+def _session_key(request: HttpRequest) -> str:
+    return f"check_ins:{request.station.pk}"
+
+
+def _render_panel(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """htmx asks for the panel alone; a plain form post gets the whole page."""
+    context = {"station": request.station, "membership": request.membership, **context}
+    if request.htmx:
+        return render(request, f"parcels/_{template}_panel.html", context)
+    return render(request, f"parcels/{template}.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    recent_ids: list[int] = request.session.get(_session_key(request), [])
+    scan_form, unannounced_form = ScanForm(), None
+    checked_in: Parcel | None = None
+    error = ""
+    if request.method == "POST":
+        scan_form = ScanForm(request.POST)
+        wants_unannounced = "partner" in request.POST
+        if wants_unannounced:
+            unannounced_form = UnannouncedForm(request.POST)
+        if scan_form.is_valid() and (unannounced_form is None or unannounced_form.is_valid()):
+            extra = unannounced_form.cleaned_data if unannounced_form else {}
+            try:
+                checked_in = services.parcel_check_in(
+                    station=station,
+                    tracking_number=scan_form.cleaned_data["tracking_number"],
+                    actor=request.user,
+                    **extra,
+                )
+            except DomainError as exc:
+                error = str(exc)
+                if exc.code == "not_announced":
+                    unannounced_form = UnannouncedForm()
+                    error = ""
+                elif exc.code == "invalid_phone" and unannounced_form is not None:
+                    unannounced_form.add_error("recipient_phone", str(exc))
+                    error = ""
+            else:
+                recent_ids = [checked_in.pk, *recent_ids][:SESSION_CHECK_INS]
+                request.session[_session_key(request)] = recent_ids
+                scan_form, unannounced_form = ScanForm(), None
+    return _render_panel(
+        request,
+        "check_in",
+        {
+            "scan_form": scan_form,
+            "unannounced_form": unannounced_form,
+            "checked_in": checked_in,
+            "error": error,
+            "recent": selectors.parcels_checked_in(station=station, ids=recent_ids),
+        },
+    )
+
+
+def _find_for_checkout(request: HttpRequest, credential: str) -> tuple[Parcel | None, str]:
+    """The parcel a credential names, or an error to show. Typed codes count towards the
+    wrong-code throttle; scanned QR tokens cannot be guessed and do not."""
+    station, user = request.station, request.user
+    credential = credential.strip()
+    typed = codes.is_code(credential.replace(" ", ""))
+    if typed:
+        credential = credential.replace(" ", "")
+        if throttle.is_blocked(user_id=user.pk, station_id=station.pk):
+            return None, _(
+                "Too many wrong codes were typed here. Typed codes are paused for a few "
+                "minutes; scanning the buyer's QR code still works."
+            )
+        parcel = selectors.parcel_by_code(station=station, code=credential)
+    else:
+        token = codes.token_from_scan(credential)
+        parcel = selectors.parcel_by_token(station=station, token=token) if token else None
+    if parcel is None:
+        if typed:
+            throttle.record_wrong_code(user_id=user.pk, station_id=station.pk)
+            return None, _("No parcel at this station has the code %(code)s. Check the digits.") % {
+                "code": credential
+            }
+        return None, _("This is not the pickup QR code of a parcel at this station.")
+    if parcel.status != Parcel.Status.AT_STATION:
+        return None, str(services.wrong_status_error(parcel, "hand_over"))
+    return parcel, ""
+
+
+@require_http_methods(["GET", "POST"])
+def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    form = CredentialForm()
+    context: dict = {"error": "", "found": None, "siblings": [], "done": []}
+    if request.method == "POST":
+        action = request.POST.get("action", "find")
+        form = CredentialForm(request.POST)
+        if form.is_valid():
+            credential = form.cleaned_data["credential"]
+            parcel, error = _find_for_checkout(request, credential)
+            context["error"] = error
+            if parcel is not None and action == "find":
+                context["found"] = parcel
+                context["siblings"] = selectors.same_recipient_on_shelf(parcel=parcel)
+                context["credential"] = credential.strip()
+            elif parcel is not None and action in ("confirm", "refuse"):
+                context.update(_hand_over(request, parcel, credential, action))
+                form = CredentialForm()
+    context["form"] = form
+    context["station"] = station
+    return _render_panel(request, "check_out", context)
+
+
+def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: str) -> dict:
+    station = request.station
+    try:
+        if action == "refuse":
+            note = request.POST.get("reason", "").strip()
+            if not note:
+                return {
+                    "error": _("Say why the buyer refused the parcel."),
+                    "found": parcel,
+                    "credential": credential,
+                    "refusing": True,
+                }
+            refused = services.parcel_hand_over(
+                station=station, credential=credential, actor=request.user, refused=True, note=note
+            )
+            return {"refused": refused}
+        done = [
+            services.parcel_hand_over(station=station, credential=credential, actor=request.user)
+        ]
+    except DomainError as exc:
+        return {"error": str(exc)}
+    # Other parcels for the same recipient that the clerk ticked go along, each its own handover.
+    wanted = {int(pk) for pk in request.POST.getlist("also") if pk.isdigit()}
+    for sibling in selectors.same_recipient_on_shelf(parcel=parcel):
+        if sibling.pk in wanted:
+            try:
+                done.append(
+                    services.parcel_hand_over(
+                        station=station, credential=sibling.pickup_token, actor=request.user
+                    )
+                )
+            except DomainError as exc:
+                messages.warning(request, str(exc))
+    return {"done": done}
+
+
+def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    query = request.GET.get("q", "")[:64]
+    status = request.GET.get("status", "")
+    if status not in Parcel.Status.values:
+        status = ""
+    partner_id = request.GET.get("partner", "")
+    partner_id = int(partner_id) if partner_id.isdigit() else None
+    parcels = selectors.shelf(station=station, query=query, status=status, partner_id=partner_id)
+    page = Paginator(parcels, 25).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "parcels/shelf.html",
+        {
+            "station": station,
+            "page": page,
+            "query": query,
+            "status": status,
+            "partner_id": partner_id,
+            "statuses": Parcel.Status.choices,
+            "partners": Partner.objects.order_by("name"),
+            "filter_params": params.urlencode(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def returns(request: HttpRequest, station_slug: str) -> HttpResponse:
+    station = request.station
+    groups = selectors.due_back_by_partner(station=station)
+    forms = {}
+    if request.method == "POST":
+        partner_id = request.POST.get("partner", "")
+        group = next((g for g in groups if str(g[0].pk) == partner_id), None)
+        if group is None:
+            messages.error(request, _("Nothing of this partner is due back any more."))
+            return redirect("stations:returns", station_slug=station.slug)
+        form = HandBackForm(request.POST, parcel_ids=[p.pk for p in group[1]])
+        if form.is_valid():
+            try:
+                hand_back = services.parcels_hand_back(
+                    station=station,
+                    parcel_ids=form.cleaned_data["parcels"],
+                    courier_name=form.cleaned_data["courier_name"],
+                    actor=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect(
+                    "stations:manifest", station_slug=station.slug, hand_back_id=hand_back.pk
+                )
+        forms[group[0].pk] = form
+    return render(
+        request,
+        "parcels/returns.html",
+        {
+            "station": station,
+            "groups": [(partner, parcels, forms.get(partner.pk)) for partner, parcels in groups],
+        },
+    )
+
+
+def manifest(request: HttpRequest, station_slug: str, hand_back_id: int) -> HttpResponse:
+    hand_back = selectors.hand_back_with_parcels(station=request.station, hand_back_id=hand_back_id)
+    if hand_back is None:
+        raise Http404
+    return render(
+        request,
+        "parcels/manifest.html",
+        {"station": request.station, "hand_back": hand_back, "parcels": hand_back.parcels.all()},
+    )

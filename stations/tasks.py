@@ -1,0 +1,71 @@
+"""E-mails about stations, sent by the Celery worker."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from .models import Invitation, Membership, Station
+
+logger = logging.getLogger(__name__)
+
+# Transient mail failures are retried with backoff; anything else is a bug and fails loudly.
+_RETRY = {
+    "autoretry_for": (smtplib.SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
+
+
+def _send(template: str, context: dict, to: list[str]) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
+        body = render_to_string(f"emails/{template}.txt", context)
+    send_mail(subject, body, None, to)
+
+
+@shared_task(**_RETRY)
+def send_station_decision(station_id: int) -> None:
+    """Tell a station's owners that their application was approved or rejected."""
+    station = Station.objects.filter(pk=station_id).first()
+    if station is None or station.status not in (Station.Status.ACTIVE, Station.Status.REJECTED):
+        return
+    owners = list(
+        Membership.objects.filter(station=station, role=Membership.Role.OWNER).values_list(
+            "user__email", flat=True
+        )
+    )
+    if not owners:
+        return
+    template = "station_approved" if station.status == Station.Status.ACTIVE else "station_rejected"
+    context = {
+        "station": station,
+        "dashboard_url": settings.SITE_URL + reverse("stations:dashboard", args=[station.slug]),
+    }
+    _send(template, context, owners)
+    logger.info("station %s decision mailed (%s)", station.pk, station.status)
+
+
+@shared_task(**_RETRY)
+def send_invitation(invitation_id: int) -> None:
+    invitation = (
+        Invitation.objects.select_related("station", "invited_by")
+        .filter(pk=invitation_id, accepted_at__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        return
+    context = {
+        "invitation": invitation,
+        "accept_url": settings.SITE_URL + reverse("invitation", args=[invitation.token]),
+    }
+    _send("invitation", context, [invitation.email])
+    logger.info("invitation %s mailed", invitation.pk)
