@@ -16,9 +16,12 @@ app.autodiscover_tasks()
 
 @app.on_configure.connect
 def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
-    # kombu's filesystem transport (the embedded default) expects its folders to exist.
-    if str(sender.conf.broker_url).startswith("filesystem://"):
+    # kombu's filesystem transport (the embedded default) expects its folders to exist. Read
+    # Django's settings, not sender.conf: the app is still being configured here.
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
-            folder = sender.conf.broker_transport_options.get(key)
+            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
                 Path(folder).mkdir(parents=True, exist_ok=True)

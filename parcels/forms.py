@@ -22,7 +22,7 @@ class ScanForm(forms.Form):
                 "autocapitalize": "characters",
                 "spellcheck": "false",
                 "enterkeyhint": "go",
-                "placeholder": _("Scan or type the tracking number"),
+                "placeholder": _("Tracking number"),
             }
         ),
     )
@@ -60,7 +60,7 @@ class CredentialForm(forms.Form):
                 "inputmode": "text",
                 "spellcheck": "false",
                 "enterkeyhint": "go",
-                "placeholder": _("Scan the buyer's QR or type the 6-digit code"),
+                "placeholder": _("QR or 6-digit code"),
             }
         ),
     )

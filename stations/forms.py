@@ -79,8 +79,8 @@ class StationApplicationForm(OpeningHoursMixin, forms.ModelForm):
             "capacity",
         ]
         help_texts = {
-            "latitude": _("Drop the pin on the map, or type it, e.g. 1.3521."),
-            "longitude": _("e.g. 103.8198."),
+            "latitude": _("From any map app, e.g. 1.3521; or use your current location."),
+            "longitude": _("e.g. 103.8198"),
             "capacity": _("How many parcels fit on your shelves."),
         }
         widgets = {

@@ -29,6 +29,7 @@ STATIONS = [
         "longitude": Decimal("103.831600"),
         "phone": "+6562221234",
         "capacity": 120,
+        "opening_hours": {str(d): [["08:00", "21:00"]] for d in range(7)},
     },
     {
         "name": "Toa Payoh Newsstand",
@@ -39,6 +40,8 @@ STATIONS = [
         "longitude": Decimal("103.848300"),
         "phone": "+6562535678",
         "capacity": 60,
+        # Closed on Sundays.
+        "opening_hours": {str(d): [["07:00", "19:30"]] for d in range(6)},
     },
 ]
 PARTNERS = [
