@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -31,6 +34,14 @@ class UserAdmin(BaseUserAdmin):
     ]
 
 
+class RejectionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (e-mailed to the owner)"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        max_length=2000,
+    )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -50,10 +61,18 @@ class StationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "kind"]
     search_fields = ["name", "slug", "postal_code", "address"]
-    readonly_fields = ["status", "created_at", "approved_at", "suspended_at", "closed_at"]
+    readonly_fields = [
+        "status",
+        "rejection_reason",
+        "created_at",
+        "approved_at",
+        "suspended_at",
+        "rejected_at",
+        "closed_at",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
-    actions = ["approve", "suspend"]
+    actions = ["approve", "reject", "suspend"]
     show_full_result_count = False
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Station], service, done: str) -> None:
@@ -77,6 +96,32 @@ class StationAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve the selected stations"))
     def approve(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
         self._apply(request, queryset, services.station_approve, str(_("approved")))
+
+    @admin.action(description=_("Reject the selected applications (asks for a reason)"))
+    def reject(self, request: HttpRequest, queryset: QuerySet[Station]) -> HttpResponse | None:
+        form = RejectionForm(request.POST if "reject_confirmed" in request.POST else None)
+        if form.is_valid():
+            self._apply(
+                request,
+                queryset,
+                lambda station: services.station_reject(
+                    station=station, reason=form.cleaned_data["reason"]
+                ),
+                str(_("rejected")),
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/stations/station/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Reject applications"),
+                "opts": self.model._meta,
+                "stations": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description=_("Suspend the selected stations"))
     def suspend(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:

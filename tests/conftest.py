@@ -127,6 +127,40 @@ def on_shelf(announce, clerk) -> Callable[..., Parcel]:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    # The cache is Redis in the tests (CACHE_URL); throttle counters must not leak between tests.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The real hasher is deliberately slow; tests log people in many times.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def run_tasks():
+    """Run tasks queued with .delay() in-process, for tests about what a task does (its e-mail).
+    The real worker on Redis is exercised in tests/test_worker.py."""
+    from config import celery_app
+
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
+def login(client):
+    """login(user) → the test client, logged in as that user."""
+
+    def _login(user: User):
+        client.force_login(user)
+        return client
+
+    return _login
