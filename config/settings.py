@@ -230,9 +230,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE = {
+    "send-due-notices": {"task": "parcels.tasks.send_due_notices", "schedule": 60.0},
+    "sweep-overdue": {"task": "parcels.tasks.sweep_overdue", "schedule": 300.0},
+}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Buyer notices ------------------------------------------------------------------------------
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="parcels.notices.FileSmsBackend" if DEBUG else "parcels.notices.HttpSmsBackend",
+)
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+if SMS_BACKEND.endswith("HttpSmsBackend") and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("Set SMS_GATEWAY_URL (and SMS_GATEWAY_TOKEN), or SMS_BACKEND.")
+NOTICE_REMINDER_DAYS_BEFORE = env.int("NOTICE_REMINDER_DAYS_BEFORE", default=2)
+NOTICE_SEND_HOUR = env.int("NOTICE_SEND_HOUR", default=10)  # local time at the station
 
 # --- Logging ------------------------------------------------------------------------------------
 # Nothing personal (names, phone numbers, e-mail addresses) is ever logged; log ids instead.

@@ -39,6 +39,15 @@ def token_from_scan(value: str) -> str | None:
     return None
 
 
+def qr_image(data: str):  # returns a PIL image
+    """The QR code for `data` as a PIL image (PNG for e-mails), dark on white, scannable size."""
+    import qrcode
+
+    return qrcode.make(
+        data, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4
+    )
+
+
 def qr_svg(data: str) -> str:
     """The QR code for `data` as an inline SVG that scales to its container (dark on white)."""
     import qrcode

@@ -293,3 +293,63 @@ class HandBack(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.courier_name} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Notice(models.Model):
+    """A message to a buyer, recorded once per parcel, kind and channel (the outbox).
+
+    Rows are written in the transaction that makes them due (a check-in, a return) with the time
+    they are due; the worker sends them and records the outcome. A failed attempt is retried later
+    (a new `due_at`) until `MAX_ATTEMPTS`, then it is `failed` and shows in the admin.
+    """
+
+    class Kind(models.TextChoices):
+        PICKUP = "pickup", _("Ready for pickup")
+        REMINDER = "reminder", _("Reminder")
+        FINAL = "final", _("Final notice")
+        RETURNED = "returned", _("Going back to the sender")
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", _("E-mail")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped (no longer relevant)")
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=6, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    due_at = models.DateTimeField(_("due at"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(station="parcel__station", partner="parcel__partner")
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parcel", "kind", "channel"], name="notice_parcel_kind_channel_uniq"
+            )
+        ]
+        indexes = [
+            # The beat sweep: pending notices by due time.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(status="pending"),
+                name="notice_pending_due_idx",
+            ),
+            models.Index(fields=["status", "created_at"], name="notice_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.channel}) for parcel {self.parcel_id}"

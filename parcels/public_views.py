@@ -2,45 +2,172 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse
-from django.utils import timezone
-from django.views.decorators.cache import never_cache
+import io
 
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import dateformat, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from stations import hours
 from stations.tenancy import network_scope
 
-from . import codes, selectors
+from . import codes, selectors, services
+from .exceptions import DomainError
 from .models import Parcel
 from .templatetags.parcel_tags import masked
+
+# Probing for tokens: after this many unknown tokens from one address in the window, stop answering.
+PROBE_LIMIT = 20
+PROBE_WINDOW = 15 * 60
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # Behind the proxy SECURE_PROXY_SSL_HEADER trusts, the first forwarded address is the client.
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+
+
+def _parcel_or_404(request: HttpRequest, token: str) -> Parcel:
+    key = f"pickup-probe:{_client_ip(request)}"
+    if cache.get(key, 0) >= PROBE_LIMIT:
+        response = render(request, "parcels/pickup_throttled.html", status=429)
+        response["Retry-After"] = str(PROBE_WINDOW)
+        raise _Respond(response)
+    parcel = None
+    if codes.token_from_scan(token) == token:
+        # The token is the buyer's only key: look it up across the network (one indexed row),
+        # then show that one parcel and nothing else.
+        with network_scope():
+            parcel = selectors.parcel_for_buyer(token=token)
+    if parcel is None:
+        if not cache.add(key, 1, PROBE_WINDOW):
+            cache.incr(key)
+        raise Http404
+    return parcel
+
+
+class _Respond(Exception):  # a response carried out of a helper, not an error
+    def __init__(self, response: HttpResponse):
+        self.response = response
+
+
+def _buyer_language(request: HttpRequest, parcel: Parcel) -> None:
+    """The parcel's language, unless the buyer picked one with the switcher."""
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        translation.activate(parcel.language)
+        request.LANGUAGE_CODE = translation.get_language()
+
+
+TIMELINE_LABELS = {
+    "parcel.announced": gettext_lazy("The sender announced the parcel"),
+    "parcel.checked_in": gettext_lazy("Arrived at the pickup station"),
+    "parcel.hold_extended": gettext_lazy("Pickup deadline extended"),
+    "parcel.picked_up": gettext_lazy("Picked up"),
+    "parcel.return_due": gettext_lazy("No longer available for pickup"),
+    "parcel.returned": gettext_lazy("Handed back to the sender's courier"),
+    "parcel.cancelled": gettext_lazy("Cancelled by the sender"),
+    "partner.dispatched": gettext_lazy("Dispatched by the sender"),
+    "partner.in_transit": gettext_lazy("In transit"),
+    "partner.customs_cleared": gettext_lazy("Cleared customs"),
+    "partner.out_for_delivery": gettext_lazy("Out for delivery to the station"),
+}
+
+
+def timeline(parcel: Parcel) -> list[dict]:
+    """The parcel's journey for the buyer: what happened and when, without who did it."""
+    rows = []
+    with network_scope():
+        events = list(parcel.events.order_by("occurred_at", "pk"))
+    for event in events:
+        label = TIMELINE_LABELS.get(event.kind)
+        if label is None:
+            if not event.kind.startswith("partner."):
+                continue
+            label = event.kind.removeprefix("partner.").replace("_", " ").capitalize()
+        rows.append(
+            {"label": label, "at": event.occurred_at, "place": event.detail.get("location", "")}
+        )
+    return rows
 
 
 @never_cache
 def pickup(request: HttpRequest, token: str) -> HttpResponse:
-    if codes.token_from_scan(token) != token:
-        raise Http404
-    # The buyer's token is the only key they have: look it up across the network (one indexed
-    # row), then show that one parcel and nothing else.
-    with network_scope():
-        parcel = selectors.parcel_for_buyer(token=token)
-    if parcel is None:
-        raise Http404
-    link = settings.SITE_URL + reverse("pickup", args=[token])
-    on_shelf = parcel.status == Parcel.Status.AT_STATION
+    try:
+        parcel = _parcel_or_404(request, token)
+    except _Respond as r:
+        return r.response
+    _buyer_language(request, parcel)
+    station = parcel.station
     now = timezone.now()
-    return render(
+    local_now = now.astimezone(station.tzinfo)
+    on_shelf = parcel.status == Parcel.Status.AT_STATION
+    link = settings.SITE_URL + reverse("pickup", args=[token])
+    response = render(
         request,
         "parcels/pickup.html",
         {
             "parcel": parcel,
-            "station": parcel.station,
+            "station": station,
             "masked_name": masked(parcel.recipient_name),
             "on_shelf": on_shelf,
             "qr_svg": codes.qr_svg(link) if on_shelf else "",
             "time_left": parcel.hold_deadline - now
             if on_shelf and parcel.hold_deadline and parcel.hold_deadline > now
             else None,
-            "station_tz": parcel.station.timezone,
+            "can_extend": on_shelf and not parcel.hold_extended and parcel.hold_deadline > now,
+            "extension_days": parcel.partner.extension_days,
+            "today_hours": hours.describe_day(station.opening_hours, local_now.weekday()),
+            "open_now": hours.is_open(station.opening_hours, local_now),
+            "week": hours.week(station.opening_hours),
+            "timeline": timeline(parcel),
         },
     )
+    response["Content-Language"] = translation.get_language()
+    return response
+
+
+@require_POST
+def extend(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        parcel = _parcel_or_404(request, token)
+    except _Respond as r:
+        return r.response
+    _buyer_language(request, parcel)
+    try:
+        with network_scope():
+            parcel = services.parcel_extend_hold(parcel=parcel)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        local = timezone.localtime(parcel.hold_deadline, parcel.station.tzinfo)
+        messages.success(
+            request,
+            _("Done: you can now collect it until %(date)s.")
+            % {"date": dateformat.format(local, "j M, H:i")},
+        )
+    return redirect("pickup", token=token)
+
+
+@never_cache
+def qr(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
+    """The pickup QR as SVG (pages) or PNG (e-mails); it encodes the absolute pickup link."""
+    try:
+        parcel = _parcel_or_404(request, token)
+    except _Respond as r:
+        return r.response
+    if parcel.status != Parcel.Status.AT_STATION:
+        raise Http404
+    link = settings.SITE_URL + reverse("pickup", args=[token])
+    if fmt == "svg":
+        return HttpResponse(codes.qr_svg(link), content_type="image/svg+xml")
+    buffer = io.BytesIO()
+    codes.qr_image(link).save(buffer, format="PNG")
+    return HttpResponse(buffer.getvalue(), content_type="image/png")

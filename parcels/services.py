@@ -22,7 +22,7 @@ from phonenumber_field.phonenumber import PhoneNumber, to_python
 from partners.models import Partner, Tariff
 from stations.models import LedgerLine, Station, User
 
-from . import codes, selectors
+from . import codes, notices, selectors
 from .exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable, WrongStatus
 from .models import TRANSITIONS, HandBack, Handover, Parcel, ParcelEvent, shelf_label
 
@@ -122,12 +122,17 @@ def wrong_status_error(parcel: Parcel, action: str) -> WrongStatus:
     return WrongStatus(message, status=parcel.status, tracking_number=parcel.tracking_number)
 
 
-def _lock(parcel_ids: Sequence[int], *, actor: Actor = None) -> list[Parcel]:
+def _lock(
+    parcel_ids: Sequence[int], *, actor: Actor = None, skip_locked: bool = False
+) -> list[Parcel]:
     """Lock the parcels' rows for this transaction, in id order so two batches cannot deadlock.
 
-    A partner acting only ever reaches its own parcels, whatever scope the caller entered.
+    A partner acting only ever reaches its own parcels, whatever scope the caller entered. With
+    `skip_locked`, rows another transaction holds are left out instead of waited for.
     """
-    qs = Parcel.objects.select_for_update(of=("self",)).filter(pk__in=parcel_ids)
+    qs = Parcel.objects.select_for_update(of=("self",), skip_locked=skip_locked).filter(
+        pk__in=parcel_ids
+    )
     if isinstance(actor, Partner):
         qs = qs.filter(partner=actor)
     return list(qs.select_related("partner", "station").order_by("pk"))
@@ -406,6 +411,7 @@ def parcel_check_in(
             changes=changes,
             detail={"slot": shelf_label(slot), "announced": parcel.announced_at is not None},
         )
+        notices.schedule_for_check_in(parcel, now=now)
     return parcel
 
 
@@ -534,6 +540,7 @@ def parcel_mark_return_due(*, parcel: Parcel, reason: str, actor: Actor, note: s
             changes={"return_reason": reason},
             detail={"reason": reason, "note": note[:500]},
         )
+        notices.schedule_returned(locked, now=now)
     return locked[0]
 
 
@@ -590,3 +597,86 @@ def parcel_cancel(*, parcel: Parcel, actor: Actor, note: str = "") -> Parcel:
             raise ParcelNotFound(_("No such parcel."))
         _move(locked, "cancel", actor=actor, now=now, detail={"note": note[:500]})
     return locked[0]
+
+
+def parcel_extend_hold(*, parcel: Parcel, actor: Actor = None) -> Parcel:
+    """The buyer's one extension: the deadline moves by the partner's extension days.
+
+    Only while the parcel is on the shelf and before its deadline, and only once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock([parcel.pk], actor=actor)
+        if not locked:
+            raise ParcelNotFound(_("No such parcel."))
+        parcel = locked[0]
+        # Race: re-checked under the row lock, so two clicks extend once.
+        if parcel.status != Parcel.Status.AT_STATION:
+            raise WrongStatus(
+                _("This parcel is no longer waiting for pickup, so its hold cannot be extended.")
+            )
+        if parcel.hold_extended:
+            raise ParcelError(
+                _("The pickup deadline was already extended once."), code="already_extended"
+            )
+        if parcel.hold_deadline <= now:
+            raise ParcelError(
+                _("The pickup deadline has passed, so it can no longer be extended."),
+                code="deadline_passed",
+            )
+        old = parcel.hold_deadline
+        new = hold_deadline_for(old, parcel.partner.extension_days, parcel.station)
+        Parcel.objects.filter(pk=parcel.pk).update(
+            hold_deadline=new, hold_extended=True, updated_at=now
+        )
+        parcel.hold_deadline, parcel.hold_extended, parcel.updated_at = new, True, now
+        ParcelEvent.objects.create(
+            parcel=parcel,
+            kind="parcel.hold_extended",
+            occurred_at=now,
+            station=parcel.station,
+            detail={"from": old.isoformat(), "to": new.isoformat()},
+            **_actor_fields(actor),
+        )
+        notices.reschedule_reminders(parcel)
+    return parcel
+
+
+def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
+    """Move every parcel left on the shelf past its deadline to `return_due` (reason overdue).
+
+    Set-based, in batches: each batch is one transaction that locks up to `batch_size` overdue
+    rows (skipping rows another sweep or a clerk holds), moves them with one UPDATE, and writes
+    their events and the buyers' notices in bulk. Safe to run twice and concurrently.
+    """
+    moved = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Parcel.objects.filter(status=Parcel.Status.AT_STATION, hold_deadline__lt=now)
+                .order_by("hold_deadline")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            # Race: a clerk may hand one over meanwhile; locked rows are skipped and re-checked.
+            parcels = [
+                p
+                for p in _lock(ids, skip_locked=True)
+                if p.status == Parcel.Status.AT_STATION and p.hold_deadline < now
+            ]
+            if not parcels:
+                break
+            _move(
+                parcels,
+                "mark_return_due",
+                actor=None,
+                now=now,
+                changes={"return_reason": Parcel.ReturnReason.OVERDUE},
+                detail={"reason": Parcel.ReturnReason.OVERDUE},
+            )
+            notices.schedule_returned(parcels, now=now)
+        moved += len(parcels)
+        if len(ids) < batch_size:
+            break
+    return moved

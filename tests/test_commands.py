@@ -54,10 +54,10 @@ def test_seed_demo_creates_everything_once(client):
     assert Station.objects.filter(status="active").count() == 2
 
     link = next(line for line in first.splitlines() if "/p/" in line).split()[-1]
-    path = link[link.index("/p/") :]
-    page = client.get(path)
+    code = next(line for line in first.splitlines() if "pickup code" in line).split()[-1]
+    page = client.get(link[link.index("/p/") :])
     assert page.status_code == 200
-    assert "Ready for pickup" in page.text
+    assert f"{code[:3]}&#8239;{code[3:]}" in page.text  # the page shows that parcel's code
 
 
 def test_seed_demo_refuses_without_debug(settings):

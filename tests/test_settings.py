@@ -44,6 +44,8 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
         DJANGO_ALLOWED_HOSTS="stations.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/stationkeeper",
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
+        SMS_GATEWAY_URL="https://sms.example.com/send",
+        SMS_GATEWAY_TOKEN="t" * 30,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -56,7 +58,12 @@ def test_debug_is_off_and_a_secret_key_is_required_by_default(tmp_path):
 
 
 def test_production_refuses_to_print_mail_to_the_console(tmp_path):
-    result = run_manage(tmp_path, "check", DJANGO_SECRET_KEY="k" * 60)
+    result = run_manage(
+        tmp_path,
+        "check",
+        DJANGO_SECRET_KEY="k" * 60,
+        SMS_BACKEND="parcels.notices.LocmemSmsBackend",
+    )
     assert result.returncode != 0
     assert "Set EMAIL_URL" in result.stderr
 

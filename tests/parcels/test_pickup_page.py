@@ -38,3 +38,76 @@ def test_pickup_page_after_handover_shows_no_code(client, station, on_shelf, cle
 def test_unknown_or_malformed_token_is_404(client, station, on_shelf, token):
     on_shelf(station)
     assert client.get(f"/p/{token}/").status_code == 404
+
+
+def test_qr_png_decodes_to_the_absolute_pickup_link(client, station, on_shelf, settings):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    parcel = on_shelf(station)
+    response = client.get(f"/p/{parcel.pickup_token}/qr.png")
+    assert response["Content-Type"] == "image/png"
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
+    assert found.text == f"{settings.SITE_URL}/p/{parcel.pickup_token}/"
+    svg = client.get(f"/p/{parcel.pickup_token}/qr.svg")
+    assert svg["Content-Type"] == "image/svg+xml" and svg.content.startswith(b"<svg")
+
+
+def test_qr_is_gone_once_the_parcel_left_the_shelf(client, station, on_shelf, clerk):
+    parcel = on_shelf(station)
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
+    assert client.get(f"/p/{parcel.pickup_token}/qr.png").status_code == 404
+    assert client.get(f"/p/{parcel.pickup_token}/qr.gif").status_code == 404
+
+
+def test_page_speaks_the_parcels_language_unless_the_buyer_chose(client, station, on_shelf):
+    parcel = on_shelf(station, language="zh-hans")
+    page = client.get(f"/p/{parcel.pickup_token}/")
+    assert page["Content-Language"] == "zh-hans"
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert client.get(f"/p/{parcel.pickup_token}/")["Content-Language"] == "en"
+
+
+def test_timeline_and_opening_hours(client, station, on_shelf):
+    from stations.models import Station
+
+    Station.objects.filter(pk=station.pk).update(
+        opening_hours={str(d): [["00:00", "23:59"]] for d in range(7)}
+    )
+    parcel = on_shelf(station)
+    text = client.get(f"/p/{parcel.pickup_token}/").text
+    assert "Open now" in text and "00:00–23:59" in text
+    assert text.index("Arrived at the pickup station") < text.index("The sender announced")
+    assert "Carl" not in text  # who checked it in stays private
+
+
+def test_extend_button_moves_the_deadline_once(client, station, on_shelf):
+    parcel = on_shelf(station)
+    page = client.get(f"/p/{parcel.pickup_token}/")
+    assert "Extend by 3 days" in page.text
+    done = client.post(f"/p/{parcel.pickup_token}/extend/", follow=True)
+    assert "Done: you can now collect it until" in done.text
+    assert "Extend by" not in done.text and "extended once already" in done.text
+    again = client.post(f"/p/{parcel.pickup_token}/extend/", follow=True)
+    assert "already extended once" in again.text
+
+
+def test_probing_many_tokens_is_throttled(client, station, on_shelf):
+    from parcels.public_views import PROBE_LIMIT
+
+    parcel = on_shelf(station)
+    for i in range(PROBE_LIMIT):
+        assert client.get(f"/p/{'x' * 30}{i:02d}/").status_code == 404
+    blocked = client.get(f"/p/{parcel.pickup_token}/")
+    assert blocked.status_code == 429 and "Too many tries" in blocked.text
+    # Another address is not affected.
+    other = client.get(f"/p/{parcel.pickup_token}/", REMOTE_ADDR="10.9.8.7")
+    assert other.status_code == 200
+
+
+def test_friendly_404(client):
+    page = client.get("/p/not-a-real-token-but-long-enough/")
+    assert page.status_code == 404 and "We could not find this page" in page.text

@@ -1,0 +1,294 @@
+"""Messages to buyers: when they are due, what they say, and how they are sent.
+
+Scheduling writes `Notice` rows inside the transaction of the change that makes them due, so a
+notice exists exactly when its cause committed. Sending is idempotent: a notice is sent under a
+row lock and only while it is pending, however often the task runs.
+
+SMS goes through a backend chosen by `SMS_BACKEND`:
+
+- `parcels.notices.FileSmsBackend` (development): one text file per message under `var/sms/`;
+- `parcels.notices.LocmemSmsBackend` (tests): an in-memory outbox;
+- `parcels.notices.HttpSmsBackend` (production): a JSON POST to `SMS_GATEWAY_URL` with
+  `Authorization: Bearer SMS_GATEWAY_TOKEN`, body `{"to", "text", "reference"}`; `reference` is
+  the notice id, so a gateway can drop a repeat.
+
+E-mail goes through Django's e-mail backend (EMAIL_URL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.module_loading import import_string
+
+from .models import Notice, Parcel
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+
+
+# --- SMS backends -------------------------------------------------------------------------------
+
+
+class SmsError(Exception):
+    """Sending failed. `permanent` errors are not retried (a rejected number, bad credentials)."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class FileSmsBackend:
+    """Development: each message becomes a file in var/sms/, like Django's file e-mail backend."""
+
+    def send(self, *, to: str, text: str, reference: str) -> None:
+        folder = Path(settings.VAR_DIR) / "sms"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        (folder / f"{stamp}-{reference}.txt").write_text(f"To: {to}\n\n{text}\n")
+
+
+class LocmemSmsBackend:
+    """Tests: messages are kept in `LocmemSmsBackend.outbox`."""
+
+    outbox: list[dict[str, str]] = []
+
+    def send(self, *, to: str, text: str, reference: str) -> None:
+        LocmemSmsBackend.outbox.append({"to": to, "text": text, "reference": reference})
+
+
+class HttpSmsBackend:
+    """A generic HTTP SMS gateway: POST JSON, Bearer token. 4xx is permanent, the rest retried."""
+
+    def send(self, *, to: str, text: str, reference: str) -> None:
+        body = json.dumps({"to": to, "text": text, "reference": reference}).encode()
+        request = urllib.request.Request(  # noqa: S310 - the URL is the operator's setting
+            settings.SMS_GATEWAY_URL,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise SmsError(
+                f"gateway answered {exc.code}", permanent=400 <= exc.code < 500
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise SmsError(f"gateway unreachable: {type(exc).__name__}") from None
+
+
+@lru_cache(maxsize=4)
+def _backend(path: str) -> FileSmsBackend | LocmemSmsBackend | HttpSmsBackend:
+    return import_string(path)()
+
+
+def sms_backend() -> FileSmsBackend | LocmemSmsBackend | HttpSmsBackend:
+    return _backend(settings.SMS_BACKEND)
+
+
+# --- scheduling ---------------------------------------------------------------------------------
+
+
+def _local_send_time(deadline: dt.datetime, days_before: int, station_tz: dt.tzinfo) -> dt.datetime:
+    """`days_before` days before the deadline's local date, at the morning send hour, local time."""
+    day = deadline.astimezone(station_tz).date() - dt.timedelta(days=days_before)
+    return dt.datetime.combine(day, dt.time(settings.NOTICE_SEND_HOUR), tzinfo=station_tz)
+
+
+def reminder_times(parcel: Parcel) -> dict[str, dt.datetime]:
+    """When the reminder and the final notice fall due for a parcel on the shelf."""
+    tz = parcel.station.tzinfo
+    return {
+        Notice.Kind.REMINDER: _local_send_time(
+            parcel.hold_deadline, settings.NOTICE_REMINDER_DAYS_BEFORE, tz
+        ),
+        Notice.Kind.FINAL: _local_send_time(parcel.hold_deadline, 1, tz),
+    }
+
+
+def _channels(parcel: Parcel) -> list[str]:
+    channels = [Notice.Channel.SMS]
+    if parcel.recipient_email:
+        channels.append(Notice.Channel.EMAIL)
+    return channels
+
+
+def schedule_for_check_in(parcel: Parcel, *, now: dt.datetime) -> list[Notice]:
+    """The pickup notice now, then the reminder and the final notice, each where it is still
+    ahead of us (a short hold may leave no time for a reminder). Call inside the check-in's
+    transaction; the pickup notices are sent as soon as it commits."""
+    rows = []
+    times = {Notice.Kind.PICKUP: now, **reminder_times(parcel)}
+    for kind, due in times.items():
+        if kind != Notice.Kind.PICKUP and due <= now:
+            continue
+        for channel in _channels(parcel):
+            rows.append(Notice(parcel=parcel, kind=kind, channel=channel, due_at=due))
+    notices = Notice.objects.bulk_create(rows, ignore_conflicts=True)
+    _send_on_commit(parcel.pk, kinds=[Notice.Kind.PICKUP])
+    return notices
+
+
+def reschedule_reminders(parcel: Parcel) -> None:
+    """After the deadline moved (an extension): pending reminders follow it."""
+    for kind, due in reminder_times(parcel).items():
+        Notice.objects.filter(parcel=parcel, kind=kind, status=Notice.Status.PENDING).update(
+            due_at=due
+        )
+
+
+def schedule_returned(parcels: Iterable[Parcel], *, now: dt.datetime) -> None:
+    """Tell buyers their parcel goes back to the sender (not collected in time, or recalled)."""
+    rows = [
+        Notice(parcel=p, kind=Notice.Kind.RETURNED, channel=channel, due_at=now)
+        for p in parcels
+        for channel in _channels(p)
+    ]
+    Notice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    # The due-notice sweep sends them; nudge it once this transaction has committed.
+    transaction.on_commit(_kick_due_sweep)
+
+
+def _kick_due_sweep() -> None:
+    from .tasks import send_due_notices
+
+    send_due_notices.delay()
+
+
+def _send_on_commit(parcel_id: int, *, kinds: list[str]) -> None:
+    def enqueue() -> None:
+        from .tasks import send_notice
+
+        for notice_id in Notice.objects.filter(
+            parcel_id=parcel_id, kind__in=kinds, status=Notice.Status.PENDING
+        ).values_list("pk", flat=True):
+            send_notice.delay(notice_id)
+
+    transaction.on_commit(enqueue)
+
+
+# --- rendering and sending ----------------------------------------------------------------------
+
+# A notice is only worth sending while the parcel is where the notice says it is.
+_STILL_RELEVANT = {
+    Notice.Kind.PICKUP: {Parcel.Status.AT_STATION},
+    Notice.Kind.REMINDER: {Parcel.Status.AT_STATION},
+    Notice.Kind.FINAL: {Parcel.Status.AT_STATION},
+    Notice.Kind.RETURNED: {Parcel.Status.RETURN_DUE, Parcel.Status.RETURNED},
+}
+
+
+def render(notice: Notice) -> dict[str, str]:
+    """The SMS text, e-mail subject and body, in the buyer's language."""
+    parcel = notice.parcel
+    link = settings.SITE_URL + reverse("pickup", args=[parcel.pickup_token])
+    context = {
+        "parcel": parcel,
+        "station": parcel.station,
+        "link": link,
+        "code": parcel.pickup_code,
+        "deadline": timezone.localtime(parcel.hold_deadline, parcel.station.tzinfo)
+        if parcel.hold_deadline
+        else None,
+    }
+    with translation.override(parcel.language):
+        return {
+            "sms": render_to_string(f"sms/{notice.kind}.txt", context).strip(),
+            "subject": render_to_string(
+                f"emails/notice_{notice.kind}_subject.txt", context
+            ).strip(),
+            "body": render_to_string(f"emails/notice_{notice.kind}.txt", context),
+        }
+
+
+def _retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(60 * 2 ** (attempts - 1), 3600))
+
+
+def send(notice_id: int) -> str:
+    """Send one notice if it is still pending; returns its status afterwards.
+
+    Safe to call twice, at once or later: the row lock makes a second call wait, and it then finds
+    the notice sent. Transient failures set a later `due_at` for the sweep to retry.
+    """
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("parcel__station", "parcel__partner")
+            .filter(pk=notice_id)
+            .first()
+        )
+        if notice is None or notice.status != Notice.Status.PENDING:
+            return notice.status if notice else "missing"
+        now = timezone.now()
+        if notice.parcel.status not in _STILL_RELEVANT[notice.kind]:
+            notice.status = Notice.Status.SKIPPED
+            notice.save(update_fields=["status"])
+            return notice.status
+        notice.attempts += 1
+        try:
+            message = render(notice)
+            if notice.channel == Notice.Channel.SMS:
+                sms_backend().send(
+                    to=str(notice.parcel.recipient_phone),
+                    text=message["sms"],
+                    reference=f"notice-{notice.pk}",
+                )
+            else:
+                send_mail(
+                    message["subject"], message["body"], None, [notice.parcel.recipient_email]
+                )
+        except Exception as exc:  # every failure is recorded on the notice
+            permanent = getattr(exc, "permanent", False)
+            # Only the exception type and our own message: never the recipient's details.
+            notice.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            if permanent or notice.attempts >= MAX_ATTEMPTS:
+                notice.status = Notice.Status.FAILED
+                logger.warning(
+                    "notice %s failed for good after %s attempts", notice.pk, notice.attempts
+                )
+            else:
+                notice.due_at = now + _retry_delay(notice.attempts)
+                logger.info("notice %s attempt %s failed; retrying", notice.pk, notice.attempts)
+        else:
+            notice.status = Notice.Status.SENT
+            notice.sent_at = now
+            notice.last_error = ""
+        notice.save(update_fields=["status", "attempts", "due_at", "last_error", "sent_at"])
+        return notice.status
+
+
+def claim_due(
+    *, now: dt.datetime, limit: int = 500, lease: dt.timedelta = dt.timedelta(minutes=5)
+) -> list[int]:
+    """Pending notices that are due, leased for a while so the next sweep does not queue them
+    again while their tasks wait; if a worker dies, the lease runs out and they come back."""
+    with transaction.atomic():
+        ids = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(status=Notice.Status.PENDING, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            Notice.objects.filter(pk__in=ids).update(due_at=now + lease)
+    return ids

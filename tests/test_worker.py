@@ -1,0 +1,91 @@
+"""A real Celery worker on the Redis broker runs the tasks, as in production.
+
+The worker runs in a thread of this process (celery's testing worker, solo pool), consuming from
+Redis; the tasks reach it only through the broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.utils import timezone
+
+from config import celery_app
+from parcels import services
+from parcels.models import Notice, Parcel
+from parcels.notices import LocmemSmsBackend
+from parcels.tasks import send_due_notices, send_notice, sweep_overdue
+from stations.tenancy import network_scope, station_scope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker():
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    celery_app.control.purge()  # nothing left over from another run
+    LocmemSmsBackend.outbox.clear()
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        yield
+    LocmemSmsBackend.outbox.clear()
+
+
+def drained(timeout: float = 30) -> None:
+    """Wait until the broker's queue is empty and the last task had time to finish."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if broker.llen("celery") == 0:
+            time.sleep(1.0)
+            if broker.llen("celery") == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail("the worker did not drain the queue")
+
+
+def test_check_in_sends_one_pickup_notice_even_when_delivered_twice(
+    worker, station, announce, clerk
+):
+    parcel = announce(station)
+    with station_scope(station.pk):
+        parcel = services.parcel_check_in(
+            station=station, tracking_number=parcel.tracking_number, actor=clerk
+        )  # the commit queues send_notice
+    with network_scope():
+        notice = Notice.objects.get(parcel=parcel, kind="pickup", channel="sms")
+    # The broker delivers it again (same task id, as after a lost acknowledgement) and again.
+    send_notice.apply_async(args=[notice.pk], task_id=f"dup-{notice.pk}")
+    send_notice.apply_async(args=[notice.pk], task_id=f"dup-{notice.pk}")
+    send_notice.delay(notice.pk)
+    drained()
+    with network_scope():
+        notice.refresh_from_db()
+    assert notice.status == "sent" and notice.attempts == 1
+    sms = [m for m in LocmemSmsBackend.outbox if m["reference"] == f"notice-{notice.pk}"]
+    assert len(sms) == 1 and parcel.pickup_code in sms[0]["text"]
+
+
+def test_sweep_and_return_notices_run_on_the_worker(worker, station, on_shelf):
+    late = [on_shelf(station) for _ in range(3)]
+    with network_scope():
+        Parcel.objects.filter(pk__in=[p.pk for p in late]).update(
+            hold_deadline=timezone.now() - dt.timedelta(minutes=5)
+        )
+    drained()
+    sweep_overdue.delay()
+    sweep_overdue.delay()  # beat firing twice changes nothing more
+    drained()
+    send_due_notices.delay()
+    drained()
+    with network_scope():
+        assert set(
+            Parcel.objects.filter(pk__in=[p.pk for p in late]).values_list("status", flat=True)
+        ) == {"return_due"}
+        returned = Notice.objects.filter(kind="returned")
+        assert returned.count() == 3 and set(returned.values_list("status", flat=True)) == {"sent"}
+    assert sum("goes back to" in m["text"] for m in LocmemSmsBackend.outbox) == 3
