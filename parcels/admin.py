@@ -67,11 +67,15 @@ class ParcelAdmin(ReadOnlyAdmin):
         match |= Q(station__in=stations)
         return queryset.filter(match), False
 
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        # Parcels are read-only here; cancelling is an action for those who may change parcels.
+        return request.user.has_perm("parcels.change_parcel")
+
     @admin.display(description=_("shelf slot"))
     def shelf_label(self, obj: Parcel) -> str:
         return obj.shelf_label
 
-    @admin.action(description=_("Cancel the selected announced parcels"))
+    @admin.action(description=_("Cancel the selected announced parcels"), permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> None:
         done = 0
         for parcel in queryset:

@@ -134,7 +134,14 @@ class Parcel(models.Model):
             models.Index(
                 fields=["station", "status", "hold_deadline"], name="parcel_station_deadline_idx"
             ),
-            models.Index(fields=["station", "tracking_number"], name="parcel_station_tracking_idx"),
+            # Exact and prefix look-ups (pattern ops let PostgreSQL use it for LIKE 'AB12%').
+            models.Index(
+                fields=["station", "tracking_number"],
+                name="parcel_station_tracking_idx",
+                opclasses=["", "varchar_pattern_ops"],
+            ),
+            # The shelf's history, newest change first.
+            models.Index(fields=["station", "-updated_at"], name="parcel_station_updated_idx"),
             # A typed code that is no longer on the shelf is looked up to say it was used.
             models.Index(fields=["station", "pickup_code"], name="parcel_station_code_idx"),
             # The overdue sweep across all stations.

@@ -119,7 +119,8 @@ def shelf(
     """Parcels at the station, newest first; `query` is a tracking number (or its start), a
     6-digit pickup code, or the last 4 digits of the recipient's phone."""
     qs = Parcel.objects.filter(station=station).select_related("partner")
-    qs = qs.filter(status=status) if status else qs.exclude(status=Parcel.Status.CANCELLED)
+    # By default, what is physically at the station; a status filter reaches the history.
+    qs = qs.filter(status=status) if status else qs.filter(status__in=Parcel.ON_SHELF)
     if partner_id:
         qs = qs.filter(partner_id=partner_id)
     query = query.strip()

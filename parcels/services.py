@@ -189,13 +189,24 @@ def _move(
 
 
 def _ledger_lines(
-    parcels: Sequence[Parcel], kind: LedgerLine.Kind, *, now: dt.datetime
+    parcels: Sequence[Parcel],
+    kind: LedgerLine.Kind,
+    *,
+    now: dt.datetime,
+    earned_at: dt.datetime | None = None,
 ) -> list[LedgerLine]:
-    """One ledger line per parcel at its partner's tariff in force today at the station."""
+    """One ledger line per parcel at its partner's tariff in force that day at the station.
+
+    A parcel the partner never announced earns nothing yet: a station could otherwise invent
+    parcels and pay itself. The partner's later announcement of it confirms it, and the fee is
+    paid then (`parcel_announce`).
+    """
     tariffs: dict[tuple[int, dt.date], Tariff | None] = {}
     lines = []
     for parcel in parcels:
-        day = now.astimezone(parcel.station.tzinfo).date()
+        if parcel.announced_at is None:
+            continue
+        day = (earned_at or now).astimezone(parcel.station.tzinfo).date()
         key = (parcel.partner_id, day)
         if key not in tariffs:
             tariffs[key] = Tariff.current_for(parcel.partner, day)
@@ -292,6 +303,8 @@ def parcel_announce(
                 code="already_announced",
                 field="tracking_number",
             )
+        if existing.announced_at is None:
+            existing = _confirm_unannounced(existing, actor=actor)
         return existing, False
     if not station.is_active:
         raise StationUnavailable(
@@ -327,6 +340,34 @@ def parcel_announce(
             raise
         return existing, False
     return parcel, True
+
+
+def _confirm_unannounced(parcel: Parcel, *, actor: Actor) -> Parcel:
+    """The partner announces a parcel a station took in unannounced: it is now confirmed, and
+    the fees it earned meanwhile are paid, at the tariffs of the days they were earned."""
+    now = timezone.now()
+    with transaction.atomic():
+        [parcel] = _lock([parcel.pk])
+        # Race: a conditional UPDATE, so two announcements confirm (and pay) once.
+        if not Parcel.objects.filter(pk=parcel.pk, announced_at__isnull=True).update(
+            announced_at=now, updated_at=now
+        ):
+            return parcel
+        parcel.announced_at = now
+        ParcelEvent.objects.create(
+            parcel=parcel,
+            kind="parcel.confirmed",
+            occurred_at=now,
+            station=parcel.station,
+            **_actor_fields(actor),
+        )
+        if parcel.status == Parcel.Status.PICKED_UP:
+            _ledger_lines(
+                [parcel], LedgerLine.Kind.HANDOVER, now=now, earned_at=parcel.picked_up_at
+            )
+        elif parcel.status == Parcel.Status.RETURNED:
+            _ledger_lines([parcel], LedgerLine.Kind.RETURN, now=now, earned_at=parcel.returned_at)
+    return parcel
 
 
 def parcel_check_in(

@@ -38,12 +38,15 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
     recent_ids: list[int] = request.session.get(_session_key(request), [])
     scan_form, unannounced_form = ScanForm(), None
     checked_in: Parcel | None = None
-    error = ""
+    error = prompted = ""
     if request.method == "POST":
         scan_form = ScanForm(request.POST)
-        wants_unannounced = "partner" in request.POST
-        if wants_unannounced:
+        # The unannounced details belong to the number they were asked for; a new scan while
+        # they are shown is a new check-in, not an unannounced one.
+        scanned = services.normalize_tracking_number(request.POST.get("tracking_number", ""))
+        if scanned and request.POST.get("prompted", "") == scanned:
             unannounced_form = UnannouncedForm(request.POST)
+            prompted = scanned
         if scan_form.is_valid() and (unannounced_form is None or unannounced_form.is_valid()):
             extra = unannounced_form.cleaned_data if unannounced_form else {}
             try:
@@ -56,7 +59,7 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
             except DomainError as exc:
                 error = str(exc)
                 if exc.code == "not_announced":
-                    unannounced_form = UnannouncedForm()
+                    unannounced_form, prompted = UnannouncedForm(), scanned
                     error = ""
                 elif exc.code == "invalid_phone" and unannounced_form is not None:
                     unannounced_form.add_error("recipient_phone", str(exc))
@@ -71,6 +74,7 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
         {
             "scan_form": scan_form,
             "unannounced_form": unannounced_form,
+            "prompted": prompted,
             "checked_in": checked_in,
             "error": error,
             "recent": selectors.parcels_checked_in(station=station, ids=recent_ids),
@@ -123,6 +127,7 @@ def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
                 context["found"] = parcel
                 context["siblings"] = selectors.same_recipient_on_shelf(parcel=parcel)
                 context["credential"] = credential.strip()
+                form = CredentialForm()  # the input is free for the next scan at once
             elif parcel is not None and action in ("confirm", "refuse"):
                 context.update(_hand_over(request, parcel, credential, action))
                 form = CredentialForm()
@@ -153,7 +158,7 @@ def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: st
     except DomainError as exc:
         return {"error": str(exc)}
     # Other parcels for the same recipient that the clerk ticked go along, each its own handover.
-    wanted = {int(pk) for pk in request.POST.getlist("also") if pk.isdigit()}
+    wanted = {int(pk) for pk in request.POST.getlist("also") if pk.isascii() and pk.isdigit()}
     for sibling in selectors.same_recipient_on_shelf(parcel=parcel):
         if sibling.pk in wanted:
             try:
@@ -174,7 +179,7 @@ def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
     if status not in Parcel.Status.values:
         status = ""
     partner_id = request.GET.get("partner", "")
-    partner_id = int(partner_id) if partner_id.isdigit() else None
+    partner_id = int(partner_id) if partner_id.isascii() and partner_id.isdigit() else None
     parcels = selectors.shelf(station=station, query=query, status=status, partner_id=partner_id)
     page = Paginator(parcels, 25).get_page(request.GET.get("page"))
     params = request.GET.copy()
@@ -206,7 +211,16 @@ def returns(request: HttpRequest, station_slug: str) -> HttpResponse:
         if group is None:
             messages.error(request, _("Nothing of this partner is due back any more."))
             return redirect("stations:returns", station_slug=station.slug)
-        form = HandBackForm(request.POST, parcel_ids=[p.pk for p in group[1]])
+        waiting = {p.pk for p in group[1]}
+        ticked = {int(v) for v in request.POST.getlist("parcels") if v.isascii() and v.isdigit()}
+        if ticked - waiting:
+            # A second click, or another clerk was quicker: say so, and show what is left.
+            messages.warning(
+                request,
+                _("Some of the ticked parcels were already handed back. Check the list again."),
+            )
+            return redirect("stations:returns", station_slug=station.slug)
+        form = HandBackForm(request.POST, parcel_ids=list(waiting))
         if form.is_valid():
             try:
                 hand_back = services.parcels_hand_back(
@@ -221,15 +235,13 @@ def returns(request: HttpRequest, station_slug: str) -> HttpResponse:
                 return redirect(
                     "stations:manifest", station_slug=station.slug, hand_back_id=hand_back.pk
                 )
-        forms[group[0].pk] = form
-    return render(
-        request,
-        "parcels/returns.html",
-        {
-            "station": station,
-            "groups": [(partner, parcels, forms.get(partner.pk)) for partner, parcels in groups],
-        },
-    )
+        forms[group[0].pk] = (form, ticked)
+    rows = []
+    for partner, parcels in groups:
+        form, ticked = forms.get(partner.pk, (None, None))
+        # After an error the clerk's own ticks stand; otherwise everything is ticked.
+        rows.append((partner, parcels, form, ticked if form else {p.pk for p in parcels}))
+    return render(request, "parcels/returns.html", {"station": station, "groups": rows})
 
 
 def manifest(request: HttpRequest, station_slug: str, hand_back_id: int) -> HttpResponse:

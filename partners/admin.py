@@ -51,7 +51,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # Keys are created with `manage.py create_api_key PARTNER_SLUG`, which shows the key once.
         return False
 
-    @admin.action(description=_("Revoke the selected keys"))
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             services.api_key_revoke(key=key)

@@ -93,11 +93,14 @@ class StationAdmin(admin.ModelAdmin):
         for message in refused:
             self.message_user(request, message, messages.WARNING)
 
-    @admin.action(description=_("Approve the selected stations"))
+    @admin.action(description=_("Approve the selected stations"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
         self._apply(request, queryset, services.station_approve, str(_("approved")))
 
-    @admin.action(description=_("Reject the selected applications (asks for a reason)"))
+    @admin.action(
+        description=_("Reject the selected applications (asks for a reason)"),
+        permissions=["change"],
+    )
     def reject(self, request: HttpRequest, queryset: QuerySet[Station]) -> HttpResponse | None:
         form = RejectionForm(request.POST if "reject_confirmed" in request.POST else None)
         if form.is_valid():
@@ -123,7 +126,7 @@ class StationAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description=_("Suspend the selected stations"))
+    @admin.action(description=_("Suspend the selected stations"), permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
         self._apply(request, queryset, services.station_suspend, str(_("suspended")))
 

@@ -6,6 +6,7 @@ parcels in. People reach a station through a `Membership` with the role owner or
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -141,6 +142,8 @@ class Station(models.Model):
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
+    # When the owner was told of the approval or rejection: the e-mail goes out once.
+    decision_mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("station")
@@ -202,6 +205,13 @@ class Membership(models.Model):
         return self.role == self.Role.OWNER
 
 
+INVITATION_DAYS = 7
+
+
+def invitation_expiry() -> dt.datetime:
+    return now() + dt.timedelta(days=INVITATION_DAYS)
+
+
 class Invitation(models.Model):
     """An owner's invitation for someone to join a station as a clerk, accepted through a link."""
 
@@ -213,6 +223,8 @@ class Invitation(models.Model):
     token = models.CharField(max_length=64, unique=True, editable=False)
     invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(_("expires at"), default=invitation_expiry)
+    mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

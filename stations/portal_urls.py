@@ -19,5 +19,10 @@ urlpatterns = [
     path("returns/<int:hand_back_id>/", parcel_views.manifest, name="manifest"),
     path("staff/", views.staff, name="staff"),
     path("staff/<int:membership_id>/remove/", views.staff_remove, name="staff_remove"),
+    path(
+        "staff/invitations/<int:invitation_id>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
     path("settings/", views.station_settings, name="settings"),
 ]

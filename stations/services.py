@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from parcels.exceptions import DomainError
 
 from . import tasks
-from .models import Invitation, Membership, Station, User
+from .models import Invitation, Membership, Station, User, invitation_expiry
 
 
 class StationError(DomainError):
@@ -61,7 +61,13 @@ def station_apply(
             status=Station.Status.APPLIED,
         )
         station.full_clean(exclude=["slug"])
-        station.save()
+        try:
+            with transaction.atomic():
+                station.save()
+        except IntegrityError:
+            # Race: another application took the same slug a moment ago; add a random tail.
+            station.slug = f"{station.slug[:70]}-{secrets.token_hex(3)}"
+            station.save()
         Membership.objects.create(user=owner, station=station, role=Membership.Role.OWNER)
     return station
 
@@ -177,7 +183,12 @@ def invitation_create(*, station: Station, email: str, invited_by: User) -> Invi
     invitation = Invitation.objects.filter(
         station=station, email=email, accepted_at__isnull=True
     ).first()
-    if invitation is None:
+    if invitation is not None:
+        # Sending again: a fresh week, and the e-mail goes out again.
+        Invitation.objects.filter(pk=invitation.pk).update(
+            expires_at=invitation_expiry(), mailed_at=None
+        )
+    else:
         try:
             with transaction.atomic():
                 invitation = Invitation.objects.create(
@@ -204,6 +215,11 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
             % {"email": invitation.email},
             code="wrong_user",
         )
+    if invitation.accepted_at is None and invitation.expires_at <= timezone.now():
+        raise StationError(
+            _("This invitation has expired. Ask the station's owner to invite you again."),
+            code="expired",
+        )
     with transaction.atomic():
         # Race: a conditional UPDATE, so a double click accepts once.
         accepted = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
@@ -226,3 +242,12 @@ def membership_remove(*, station: Station, membership_id: int) -> None:
     ).delete()
     if not deleted:
         raise StationError(_("No such clerk at this station."), code="not_found")
+
+
+def invitation_withdraw(*, station: Station, invitation_id: int) -> None:
+    """Take back an invitation nobody accepted yet (sent to a wrong address, say)."""
+    deleted, _rows = Invitation.objects.filter(
+        pk=invitation_id, station=station, accepted_at__isnull=True
+    ).delete()
+    if not deleted:
+        raise StationError(_("No open invitation to withdraw."), code="not_found")

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from .models import Invitation, Membership, Station
 
@@ -38,6 +38,12 @@ def send_station_decision(station_id: int) -> None:
     station = Station.objects.filter(pk=station_id).first()
     if station is None or station.status not in (Station.Status.ACTIVE, Station.Status.REJECTED):
         return
+    # Claim the e-mail first: a task delivered twice sends once. If sending then fails, the
+    # claim is released so the retry can send.
+    if not Station.objects.filter(pk=station.pk, decision_mailed_at__isnull=True).update(
+        decision_mailed_at=timezone.now()
+    ):
+        return
     owners = list(
         Membership.objects.filter(station=station, role=Membership.Role.OWNER).values_list(
             "user__email", flat=True
@@ -50,7 +56,11 @@ def send_station_decision(station_id: int) -> None:
         "station": station,
         "dashboard_url": settings.SITE_URL + reverse("stations:dashboard", args=[station.slug]),
     }
-    _send(template, context, owners)
+    try:
+        _send(template, context, owners)
+    except Exception:
+        Station.objects.filter(pk=station.pk).update(decision_mailed_at=None)
+        raise
     logger.info("station %s decision mailed (%s)", station.pk, station.status)
 
 
@@ -63,9 +73,18 @@ def send_invitation(invitation_id: int) -> None:
     )
     if invitation is None:
         return
+    # Claim first, as above: a repeated delivery sends once; a failure releases the claim.
+    if not Invitation.objects.filter(pk=invitation.pk, mailed_at__isnull=True).update(
+        mailed_at=timezone.now()
+    ):
+        return
     context = {
         "invitation": invitation,
         "accept_url": settings.SITE_URL + reverse("invitation", args=[invitation.token]),
     }
-    _send("invitation", context, [invitation.email])
+    try:
+        _send("invitation", context, [invitation.email])
+    except Exception:
+        Invitation.objects.filter(pk=invitation.pk).update(mailed_at=None)
+        raise
     logger.info("invitation %s mailed", invitation.pk)

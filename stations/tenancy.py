@@ -75,12 +75,19 @@ class StationMiddleware:
             slug = None
         if slug is None:
             return self.get_response(request)
+        htmx = request.headers.get("HX-Request") == "true"
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            response = redirect_to_login(request.get_full_path())
+            if htmx:
+                # A part of the page cannot show the login page: send the whole page there.
+                return HttpResponse(headers={"HX-Redirect": response["Location"]})
+            return response
         from .selectors import membership_for  # models are not ready when settings load this
 
         membership = membership_for(user=request.user, station_slug=slug)
         if membership is None:
+            if htmx:  # e.g. a clerk removed mid-shift: back to their own list of stations
+                return HttpResponse(headers={"HX-Redirect": reverse("home")})
             raise Http404
         request.membership = membership
         request.station = membership.station

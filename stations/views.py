@@ -26,7 +26,11 @@ def home(request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated
         else []
     )
-    if len(memberships) == 1 and memberships[0].station.status == Station.Status.ACTIVE:
+    if (
+        len(memberships) == 1
+        and memberships[0].station.status == Station.Status.ACTIVE
+        and "all" not in request.GET
+    ):
         return redirect("stations:dashboard", station_slug=memberships[0].station.slug)
     return render(request, "home.html", {"memberships": memberships})
 
@@ -119,6 +123,20 @@ def staff_remove(request: HttpRequest, station_slug: str, membership_id: int) ->
 
 
 @owner_required
+@require_POST
+def invitation_withdraw(
+    request: HttpRequest, station_slug: str, invitation_id: int
+) -> HttpResponse:
+    try:
+        services.invitation_withdraw(station=request.station, invitation_id=invitation_id)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The invitation was withdrawn."))
+    return redirect("stations:staff", station_slug=station_slug)
+
+
+@owner_required
 @require_http_methods(["GET", "POST"])
 def station_settings(request: HttpRequest, station_slug: str) -> HttpResponse:
     station = request.station
@@ -146,7 +164,6 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if invite is None:
         raise Http404
     if not request.user.is_authenticated:
-        request.session["invitation_email"] = invite.email
         return render(
             request,
             "stations/invitation.html",

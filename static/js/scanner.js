@@ -13,37 +13,54 @@
 
   function focusInput() {
     const input = scanInput();
-    if (input && document.activeElement !== input && !document.querySelector(".found-card")) {
+    if (input && document.activeElement !== input) {
       input.focus();
       input.select();
     }
   }
 
-  // --- keys typed while a request is on its way: buffer them, replay them into the new input ---
+  // --- scans that arrive while a request is on its way: queue them (one per Enter) and send
+  // them one after another once the page has updated, so none is merged or lost.
   let inFlight = false;
-  let buffer = "";
-  let bufferedEnter = false;
+  let typing = "";
+  const queue = [];
+
+  function nextFromQueue(submit) {
+    const input = scanInput();
+    if (!input) return;
+    if (queue.length) {
+      input.value = queue.shift();
+      if (submit) input.form.requestSubmit();
+    } else if (typing) {
+      input.value = typing;
+      typing = "";
+    }
+  }
+
   document.addEventListener("htmx:beforeRequest", function () { inFlight = true; });
   document.addEventListener("htmx:afterSettle", function () {
     inFlight = false;
     bindCameraButtons();
     focusInput();
-    const input = scanInput();
-    if (input && (buffer || bufferedEnter)) {
-      input.value = buffer;
-      const submit = bufferedEnter;
-      buffer = "";
-      bufferedEnter = false;
-      if (submit && input.value) input.form.requestSubmit();
-    }
+    nextFromQueue(true);
   });
   document.addEventListener("htmx:afterRequest", function (e) {
-    if (!e.detail.successful) inFlight = false;
+    if (!e.detail.successful) {
+      // Nothing was swapped: put the next waiting scan back into the input, unsent.
+      inFlight = false;
+      nextFromQueue(false);
+    }
   });
   document.addEventListener("keydown", function (e) {
     if (!inFlight || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "Enter") { bufferedEnter = true; e.preventDefault(); }
-    else if (e.key.length === 1) { buffer += e.key; e.preventDefault(); }
+    if (e.key === "Enter") {
+      if (typing) queue.push(typing);
+      typing = "";
+      e.preventDefault();
+    } else if (e.key.length === 1) {
+      typing += e.key;
+      e.preventDefault();
+    }
   }, true);
 
   // --- the camera -------------------------------------------------------------------------------

@@ -213,3 +213,57 @@ def test_capacity_cannot_go_below_the_parcels_on_the_shelf(login, station, owner
     assert "2 parcels are on the shelf now" in response.text
     station.refresh_from_db()
     assert station.capacity == 50
+
+
+def test_expired_invitation_is_refused_and_can_be_withdrawn(login, station, owner, outsider):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    login(owner).post(reverse("stations:staff", args=[station.slug]), {"email": outsider.email})
+    invitation = Invitation.objects.get()
+    Invitation.objects.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    response = login(outsider).post(f"/invite/{invitation.token}/", follow=True)
+    assert "This invitation has expired" in response.text
+    assert not Membership.objects.filter(user=outsider, station=station).exists()
+    login(owner).post(reverse("stations:invitation_withdraw", args=[station.slug, invitation.pk]))
+    assert not Invitation.objects.exists()
+
+
+def test_a_used_invitation_does_not_work_for_someone_else(login, station, owner, outsider):
+    login(owner).post(reverse("stations:staff", args=[station.slug]), {"email": outsider.email})
+    invitation = Invitation.objects.get()
+    login(outsider).post(f"/invite/{invitation.token}/")
+    assert Membership.objects.filter(user=outsider, station=station).exists()
+    other = User.objects.create_user(outsider.email.upper().replace("OUTSIDER", "x"), "pw-123456")
+    response = login(other).post(f"/invite/{invitation.token}/", follow=True)
+    assert not Membership.objects.filter(user=other).exists()
+    assert response.status_code == 200
+
+
+def test_station_emails_are_sent_once_and_not_html_escaped(station, owner):
+    from stations.tasks import send_station_decision
+
+    Station.objects.filter(pk=station.pk).update(name="O'Brien & Sons", status="active")
+    send_station_decision(station.pk)
+    send_station_decision(station.pk)  # the task delivered twice
+    [email] = mail.outbox
+    assert email.subject == "O'Brien & Sons is approved"
+    assert "&amp;" not in email.body and "&#x27;" not in email.body
+
+
+def test_view_only_admins_cannot_run_station_actions(client, station):
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user("viewer@test.example", "pw-123456", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_station"))
+    Station.objects.filter(pk=station.pk).update(status="applied")
+    client.force_login(viewer)
+    client.post(
+        reverse("admin:stations_station_changelist"),
+        {"action": "approve", "_selected_action": [station.pk]},
+    )
+    station.refresh_from_db()
+    assert station.status == "applied"
