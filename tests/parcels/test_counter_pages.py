@@ -52,10 +52,12 @@ def test_unannounced_parcel_asks_for_partner_then_checks_in(counter, station, pa
     response = counter.post(url(station, "check_in"), {"tracking_number": "WALKIN1"})
     assert "Not announced." in response.text and 'name="partner"' in response.text
     assert 'value="WALKIN1"' in response.text  # the scan is kept
+    assert 'name="prompted" value="WALKIN1"' in response.text
     response = counter.post(
         url(station, "check_in"),
         {
             "tracking_number": "WALKIN1",
+            "prompted": "WALKIN1",
             "partner": partner.pk,
             "recipient_name": "Walk In",
             "recipient_phone": "8123 4567",
@@ -77,6 +79,7 @@ def test_unannounced_with_bad_phone_keeps_everything_typed(counter, station, par
         url(station, "check_in"),
         {
             "tracking_number": "WALKIN2",
+            "prompted": "WALKIN2",
             "partner": partner.pk,
             "recipient_name": "Walk In",
             "recipient_phone": "12",
