@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format install clean
+.PHONY: run test bench lint format install clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -46,6 +46,20 @@ test: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(VENV)/bin/pytest
+
+# Benchmarks run on PostgreSQL and Redis too, in a database of their own (it is emptied each run).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench
+bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
+bench: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
+bench: export EMAIL_URL ?= consolemail://
+bench: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
+bench: $(STAMP)
+	@mkdir -p var/bench
+	@$(PY) scripts/check_services.py
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
+		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
+	$(PY) bench/sweep.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -179,7 +179,7 @@ def _move(
                 parcel=parcel,
                 kind=_EVENT_KIND[target],
                 occurred_at=now,
-                station=parcel.station,
+                station_id=parcel.station_id,
                 detail=detail or {},
                 **_actor_fields(actor),
             )
@@ -693,19 +693,14 @@ def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
     moved = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                Parcel.objects.filter(status=Parcel.Status.AT_STATION, hold_deadline__lt=now)
+            # One query picks and locks the batch: the oldest overdue rows nobody else holds
+            # (a clerk handing one over, another sweep), with just the columns the move needs.
+            parcels = list(
+                Parcel.objects.select_for_update(skip_locked=True)
+                .filter(status=Parcel.Status.AT_STATION, hold_deadline__lt=now)
                 .order_by("hold_deadline")
-                .values_list("pk", flat=True)[:batch_size]
+                .only("pk", "status", "station_id", "partner_id", "recipient_email")[:batch_size]
             )
-            if not ids:
-                break
-            # Race: a clerk may hand one over meanwhile; locked rows are skipped and re-checked.
-            parcels = [
-                p
-                for p in _lock(ids, skip_locked=True)
-                if p.status == Parcel.Status.AT_STATION and p.hold_deadline < now
-            ]
             if not parcels:
                 break
             _move(
@@ -718,6 +713,6 @@ def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
             )
             notices.schedule_returned(parcels, now=now)
         moved += len(parcels)
-        if len(ids) < batch_size:
+        if len(parcels) < batch_size:
             break
     return moved

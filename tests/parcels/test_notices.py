@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from parcels import notices, services
@@ -80,6 +81,19 @@ def test_a_short_hold_skips_reminders_already_in_the_past(announce, clerk, partn
         )
     kinds = {kind for kind, _channel in notices_of(parcel)}
     assert "pickup" in kinds and "reminder" not in kinds
+
+
+def test_pickup_notice_is_sent_in_the_buyers_language(station, on_shelf):
+    parcel = on_shelf(station, language="zh-hans", recipient_email="mei@example.com")
+    send_all_due()
+    [sms] = LocmemSmsBackend.outbox
+    assert sms["to"] == "+6591234567"
+    assert "取件码" in sms["text"] and parcel.pickup_code in sms["text"]
+    assert f"/p/{parcel.pickup_token}/" in sms["text"]
+    [email] = mail.outbox
+    assert email.to == ["mei@example.com"] and station.name in email.subject
+    assert parcel.pickup_code in email.body
+    assert {n.status for n in notices_of(parcel).values() if n.kind == "pickup"} == {"sent"}
 
 
 def test_sending_twice_sends_once(station, on_shelf):
