@@ -11,7 +11,7 @@ from stations.models import Station
 
 from . import services
 from .exceptions import DomainError
-from .models import HandBack, Handover, Parcel, ParcelEvent
+from .models import HandBack, Handover, Notice, Parcel, ParcelEvent
 
 
 class ParcelEventInline(admin.TabularInline):
@@ -112,4 +112,24 @@ class HandBackAdmin(ReadOnlyAdmin):
     list_filter = ["partner"]
     search_fields = ["station__name", "courier_name"]
     list_select_related = ["station", "partner", "clerk"]
+    show_full_result_count = False
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    """Messages to buyers: filter by *failed* to see what could not be delivered, and why."""
+
+    list_display = [
+        "created_at",
+        "parcel",
+        "kind",
+        "channel",
+        "status",
+        "attempts",
+        "due_at",
+        "last_error",
+    ]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["=parcel__tracking_number"]
+    list_select_related = ["parcel"]
     show_full_result_count = False

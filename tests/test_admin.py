@@ -117,3 +117,25 @@ def test_admin_is_closed_to_station_people(client, owner):
     client.force_login(owner)
     response = client.get(reverse("admin:parcels_parcel_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_failed_notices_are_listed_with_their_error(admin_client, station, on_shelf, monkeypatch):
+    from parcels import notices
+    from parcels.models import Notice
+    from parcels.notices import LocmemSmsBackend, SmsError
+    from stations.tenancy import network_scope
+
+    parcel = on_shelf(station)
+
+    def rejected(self, **kwargs):
+        raise SmsError("gateway answered 400", permanent=True)
+
+    monkeypatch.setattr(LocmemSmsBackend, "send", rejected)
+    with network_scope():
+        notice = Notice.objects.get(parcel=parcel, kind="pickup", channel="sms")
+        notices.send(notice.pk)
+    response = admin_client.get(
+        reverse("admin:parcels_notice_changelist"), {"status__exact": "failed"}
+    )
+    assert parcel.tracking_number in response.text
+    assert "gateway answered 400" in response.text
