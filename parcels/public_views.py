@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -59,6 +61,20 @@ class _Respond(Exception):  # a response carried out of a helper, not an error
         self.response = response
 
 
+def buyer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Find the parcel behind the token (404 and probing throttle included) and pass it on."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs: object) -> HttpResponse:
+        try:
+            parcel = _parcel_or_404(request, token)
+        except _Respond as r:
+            return r.response
+        return view(request, token, parcel, **kwargs)
+
+    return wrapper
+
+
 def _buyer_language(request: HttpRequest, parcel: Parcel) -> None:
     """The parcel's language, unless the buyer picked one with the switcher."""
     if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
@@ -99,11 +115,8 @@ def timeline(parcel: Parcel) -> list[dict]:
 
 
 @never_cache
-def pickup(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        parcel = _parcel_or_404(request, token)
-    except _Respond as r:
-        return r.response
+@buyer_view
+def pickup(request: HttpRequest, token: str, parcel: Parcel) -> HttpResponse:
     _buyer_language(request, parcel)
     station = parcel.station
     now = timezone.now()
@@ -135,11 +148,8 @@ def pickup(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-def extend(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        parcel = _parcel_or_404(request, token)
-    except _Respond as r:
-        return r.response
+@buyer_view
+def extend(request: HttpRequest, token: str, parcel: Parcel) -> HttpResponse:
     _buyer_language(request, parcel)
     try:
         with network_scope():
@@ -157,12 +167,9 @@ def extend(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-def qr(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
+@buyer_view
+def qr(request: HttpRequest, token: str, parcel: Parcel, fmt: str) -> HttpResponse:
     """The pickup QR as SVG (pages) or PNG (e-mails); it encodes the absolute pickup link."""
-    try:
-        parcel = _parcel_or_404(request, token)
-    except _Respond as r:
-        return r.response
     if parcel.status != Parcel.Status.AT_STATION:
         raise Http404
     link = settings.SITE_URL + reverse("pickup", args=[token])

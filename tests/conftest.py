@@ -164,3 +164,39 @@ def login(client):
         return client
 
     return _login
+
+
+def bulk_shelve(
+    station: Station,
+    partner: Partner,
+    n: int,
+    *,
+    deadline: dt.datetime | None = None,
+    start: int = 0,
+) -> None:
+    """n parcels straight onto the shelf with one INSERT (for volume tests, not lifecycle ones)."""
+    from parcels import codes
+
+    now = timezone.now()
+    with network_scope():
+        Parcel.objects.bulk_create(
+            [
+                Parcel(
+                    partner=partner,
+                    station=station,
+                    tracking_number=f"BULK{station.pk}-{start + i:07d}",
+                    recipient_name="Lim Bee Hoon",
+                    recipient_phone="+6591234567",
+                    recipient_phone_last4="4567",
+                    status=Parcel.Status.AT_STATION,
+                    shelf_slot=start + i + 1,
+                    pickup_token=codes.new_token(),
+                    pickup_code=f"{start + i:06d}",
+                    announced_at=now - dt.timedelta(days=9),
+                    checked_in_at=now - dt.timedelta(days=8),
+                    hold_deadline=deadline or now + dt.timedelta(days=3, minutes=i),
+                )
+                for i in range(n)
+            ],
+            batch_size=1000,
+        )

@@ -11,35 +11,15 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from parcels import codes, services
+from parcels import services
 from parcels.exceptions import ParcelError, WrongStatus
 from parcels.models import Notice, Parcel, ParcelEvent
 from stations.tenancy import network_scope, station_scope
-from tests.conftest import make_station
+from tests.conftest import bulk_shelve, make_station
 
 
 def shelve(station, partner, n: int, *, deadline: dt.datetime, start: int = 0) -> None:
-    now = timezone.now()
-    with network_scope():
-        Parcel.objects.bulk_create(
-            [
-                Parcel(
-                    partner=partner,
-                    station=station,
-                    tracking_number=f"SW{station.pk}-{start + i:07d}",
-                    recipient_name="Lim Bee Hoon",
-                    recipient_phone="+6591234567",
-                    status=Parcel.Status.AT_STATION,
-                    shelf_slot=start + i + 1,
-                    pickup_token=codes.new_token(),
-                    pickup_code=f"{start + i:06d}",
-                    checked_in_at=now - dt.timedelta(days=8),
-                    hold_deadline=deadline,
-                )
-                for i in range(n)
-            ],
-            batch_size=1000,
-        )
+    bulk_shelve(station, partner, n, deadline=deadline, start=start)
 
 
 @pytest.mark.django_db

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from parcels import codes
-from parcels.models import Parcel
 from stations.models import Membership
-from stations.tenancy import network_scope
-from tests.conftest import make_station
+from tests.conftest import bulk_shelve, make_station
 
 pytestmark = pytest.mark.django_db
 
 
 def fill_shelf(station, partner, n: int) -> None:
-    now = timezone.now()
-    with network_scope():
-        Parcel.objects.bulk_create(
-            Parcel(
-                partner=partner,
-                station=station,
-                tracking_number=f"BULK{station.pk}-{i:06d}",
-                recipient_name="Lim Bee Hoon",
-                recipient_phone="+6591234567",
-                recipient_phone_last4="4567",
-                status=Parcel.Status.AT_STATION,
-                shelf_slot=i + 1,
-                pickup_token=codes.new_token(),
-                pickup_code=f"{i:06d}",
-                checked_in_at=now,
-                hold_deadline=now + dt.timedelta(days=3, minutes=i),
-            )
-            for i in range(n)
-        )
+    bulk_shelve(station, partner, n)
 
 
 def count_queries(client, url: str) -> int:
