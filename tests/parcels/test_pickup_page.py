@@ -111,3 +111,8 @@ def test_probing_many_tokens_is_throttled(client, station, on_shelf):
 def test_friendly_404(client):
     page = client.get("/p/not-a-real-token-but-long-enough/")
     assert page.status_code == 404 and "We could not find this page" in page.text
+
+
+def test_the_buyers_page_loads_no_script(client, station, on_shelf):
+    parcel = on_shelf(station)
+    assert "<script" not in client.get(f"/p/{parcel.pickup_token}/").text
