@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "phonenumber_field",
     "stations",
@@ -198,10 +200,40 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Django REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["partners.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["partners.authentication.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_PER_KEY", default="1200/min")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "partners.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stationkeeper partner API",
+    "DESCRIPTION": (
+        "Announce parcels to pickup stations, follow them, and get signed webhooks. "
+        "Authenticate with `Authorization: Api-Key <key>`. Errors are "
+        '`{"code": …, "detail": …, "errors": {field: [messages]}}`: 400 for bad input, 404 for a '
+        "parcel that is not yours, 409 for an action not allowed in the parcel's state."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ParcelStatusEnum": "parcels.models.Parcel.Status",
+        "DeliveryStatusEnum": "partners.models.WebhookDelivery.Status",
+    },
+}
+# Partners' webhook URLs must be https, except where a test or a local setup allows http.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
 
 # --- Celery -------------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport under var/broker, so `make run` needs no
@@ -233,6 +265,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "send-due-notices": {"task": "parcels.tasks.send_due_notices", "schedule": 60.0},
     "sweep-overdue": {"task": "parcels.tasks.sweep_overdue", "schedule": 300.0},
+    "deliver-due-webhooks": {"task": "partners.tasks.deliver_due_webhooks", "schedule": 30.0},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

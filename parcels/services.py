@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
+from partners import webhooks
 from partners.models import Partner, Tariff
 from stations.models import LedgerLine, Station, User
 
@@ -173,6 +174,7 @@ def _move(
     for parcel in parcels:
         for name, value in fields.items():
             setattr(parcel, name, value)
+    webhooks.enqueue_parcel_event(parcels, _EVENT_KIND[target], now=now)
     ParcelEvent.objects.bulk_create(
         [
             ParcelEvent(
@@ -699,7 +701,9 @@ def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
                 Parcel.objects.select_for_update(skip_locked=True)
                 .filter(status=Parcel.Status.AT_STATION, hold_deadline__lt=now)
                 .order_by("hold_deadline")
-                .only("pk", "status", "station_id", "partner_id", "recipient_email")[:batch_size]
+                .only(
+                    "pk", "status", "station_id", "partner_id", "tracking_number", "recipient_email"
+                )[:batch_size]
             )
             if not parcels:
                 break
@@ -716,3 +720,136 @@ def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
         if len(parcels) < batch_size:
             break
     return moved
+
+
+def parcels_announce_batch(
+    *, partner: Partner, items: Sequence[dict[str, Any]], actor: Actor = None
+) -> list[dict[str, Any]]:
+    """Announce up to 1,000 parcels at once. Returns one result per item, in order:
+    `{"status": "created" | "exists", "parcel": Parcel}` or `{"status": "error", "code", "errors"}`.
+
+    Items are independent: a bad item is reported and leaves nothing behind, and the good ones go
+    in with one INSERT (plus one for their events). A tracking number already announced to the
+    same station is "exists"; to another station it is an error.
+    """
+    from stations.models import Station
+
+    now = timezone.now()
+    results: list[dict[str, Any]] = [{} for _ in items]
+    slugs = {str(item.get("station", "")) for item in items}
+    stations = {
+        s.slug: s for s in Station.objects.filter(slug__in=slugs, status=Station.Status.ACTIVE)
+    }
+    numbers = [normalize_tracking_number(str(item.get("tracking_number", ""))) for item in items]
+    existing = {
+        p.tracking_number: p
+        for p in Parcel.objects.filter(partner=partner, tracking_number__in=set(numbers))
+    }
+    to_create: dict[str, tuple[int, Parcel]] = {}
+    for index, (item, number) in enumerate(zip(items, numbers, strict=True)):
+        station = stations.get(str(item.get("station", "")))
+        if not number:
+            results[index] = _item_error(
+                "invalid", {"tracking_number": [_("Enter a tracking number.")]}
+            )
+            continue
+        if number in existing:
+            found = existing[number]
+            if station is not None and found.station_id != station.pk:
+                results[index] = _item_error(
+                    "already_announced",
+                    {"tracking_number": [_("Already announced to another station.")]},
+                )
+            else:
+                results[index] = {"status": "exists", "parcel": found}
+            continue
+        if number in to_create:
+            results[index] = _item_error(
+                "duplicate_in_batch",
+                {"tracking_number": [_("The same tracking number is earlier in this batch.")]},
+            )
+            continue
+        if station is None:
+            results[index] = _item_error(
+                "station_unavailable",
+                {"station": [_("No active station has this slug.")]},
+            )
+            continue
+        try:
+            parcel = _new_parcel(
+                partner=partner,
+                station=station,
+                tracking_number=number,
+                recipient_name=str(item.get("recipient_name", "")),
+                recipient_phone=str(item.get("recipient_phone", "")),
+                recipient_email=str(item.get("recipient_email", "") or ""),
+                language=str(item.get("language", Parcel.Language.EN) or Parcel.Language.EN),
+                now=now,
+            )
+        except InvalidInput as exc:
+            field = exc.context.get("field") or "non_field_errors"
+            results[index] = _item_error(exc.code, {field: [str(exc)]})
+            continue
+        parcel.announced_at = now
+        to_create[number] = (index, parcel)
+    if not partner.active and to_create:
+        for index, _parcel in to_create.values():
+            results[index] = _item_error(
+                "partner_inactive", {"non_field_errors": [_("This partner is not active.")]}
+            )
+        to_create = {}
+    if to_create:
+        with transaction.atomic():
+            # Race: a concurrent request may insert some of the same numbers; those rows are
+            # skipped here and reported as existing below.
+            Parcel.objects.bulk_create([p for _i, p in to_create.values()], ignore_conflicts=True)
+            saved = {
+                p.tracking_number: p
+                for p in Parcel.objects.filter(partner=partner, tracking_number__in=list(to_create))
+            }
+            created = [p for p in saved.values() if p.created_at == now and p.announced_at == now]
+            ParcelEvent.objects.bulk_create(
+                [
+                    ParcelEvent(
+                        parcel=p,
+                        kind=_EVENT_KIND[Parcel.Status.ANNOUNCED],
+                        occurred_at=now,
+                        station_id=p.station_id,
+                        **_actor_fields(actor),
+                    )
+                    for p in created
+                ]
+            )
+        created_numbers = {p.tracking_number for p in created}
+        for number, (index, _parcel) in to_create.items():
+            results[index] = {
+                "status": "created" if number in created_numbers else "exists",
+                "parcel": saved[number],
+            }
+    return results
+
+
+def _item_error(code: str, errors: dict[str, list[str]]) -> dict[str, Any]:
+    return {"status": "error", "code": code, "errors": errors}
+
+
+def parcel_add_partner_event(
+    *,
+    parcel: Parcel,
+    partner: Partner,
+    kind: str,
+    occurred_at: dt.datetime,
+    location: str = "",
+    description: str = "",
+) -> ParcelEvent:
+    """An upstream tracking event from the partner (dispatched, customs cleared, …), shown on
+    the buyer's timeline. It changes no status."""
+    if parcel.partner_id != partner.pk:
+        raise ParcelNotFound(_("No such parcel."))
+    return ParcelEvent.objects.create(
+        parcel=parcel,
+        kind=f"partner.{kind}",
+        occurred_at=occurred_at,
+        actor_partner=partner,
+        detail={"location": location[:120], "description": description[:300]},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import secrets
@@ -35,6 +36,11 @@ class Partner(models.Model):
         help_text=_("How many days a buyer's one extension adds to the hold."),
     )
     active = models.BooleanField(_("active"), default=True)
+    contact_email = models.EmailField(
+        _("technical contact"),
+        blank=True,
+        help_text=_("Told when a webhook endpoint keeps failing and is switched off."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -110,3 +116,141 @@ class ApiKey(models.Model):
     @staticmethod
     def generate() -> str:
         return "sk_" + secrets.token_urlsafe(32)
+
+
+WEBHOOK_EVENTS = [
+    "parcel.checked_in",
+    "parcel.picked_up",
+    "parcel.return_due",
+    "parcel.returned",
+    "parcel.cancelled",
+]
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the partner's that receives signed POSTs for the events it chose.
+
+    Rotating the secret keeps the old one valid for a day, and deliveries are signed with both
+    meanwhile, so the partner can switch without losing a message.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(_("events"), default=list)
+    secret = models.CharField(max_length=80, default=new_webhook_secret, editable=False)
+    previous_secret = models.CharField(max_length=80, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    disabled_reason = models.CharField(_("why it was switched off"), max_length=200, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        indexes = [models.Index(fields=["partner", "active"], name="webhook_partner_active_idx")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookMessage(models.Model):
+    """One event for a partner, written in the transaction of the change it reports (the outbox).
+
+    `msg_id` is the Standard Webhooks `webhook-id`: the same for every delivery and redelivery of
+    the message, so a partner can drop repeats.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_messages")
+    msg_id = models.CharField(max_length=40, unique=True)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook message")
+        verbose_name_plural = _("webhook messages")
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.msg_id}"
+
+
+class WebhookDelivery(models.Model):
+    """A message on its way to one endpoint, retried with backoff for more than a day."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_pending_due_idx",
+            ),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message} → {self.endpoint}"
+
+
+class DeliveryAttempt(models.Model):
+    """Every POST made, with what came back."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} → {self.status_code or self.error}"
+
+
+class IdempotencyRecord(models.Model):
+    """The response to a partner's POST with an `Idempotency-Key`, replayed for a repeat."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotency_partner_key_uniq")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,250 @@
+"""Input and output shapes of the partner API (separate, per the styleguide)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from parcels.models import Parcel
+from partners.models import WEBHOOK_EVENTS
+
+UPSTREAM_EVENTS = [
+    "dispatched",
+    "in_transit",
+    "customs_cleared",
+    "arrived_at_hub",
+    "out_for_delivery",
+    "delayed",
+]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="A stable, machine-readable reason, e.g. `wrong_status`."
+    )
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field name → messages, for bad input (400).",
+    )
+
+
+# --- parcels ------------------------------------------------------------------------------------
+
+
+class AnnounceInput(serializers.Serializer):
+    tracking_number = serializers.CharField(
+        max_length=64, help_text="Your tracking number; compared without spaces, upper-cased."
+    )
+    station = serializers.SlugField(help_text="The slug of an active station (see /stations/).")
+    recipient_name = serializers.CharField(max_length=150)
+    recipient_phone = serializers.CharField(
+        max_length=32, help_text="E.164 (+6591234567) or local to the network's default region."
+    )
+    recipient_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(
+        choices=Parcel.Language.choices,
+        default=Parcel.Language.EN,
+        help_text="The language of the buyer's messages and pickup page.",
+    )
+
+
+class BatchAnnounceInput(serializers.Serializer):
+    parcels = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=1000,
+        help_text="Up to 1,000 parcels, each shaped like a single announcement.",
+    )
+
+
+class EventOutput(serializers.Serializer):
+    kind = serializers.CharField(help_text="`parcel.*` for network events, `partner.*` for yours.")
+    occurred_at = serializers.DateTimeField()
+    location = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+
+
+class ParcelOutput(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    status = serializers.ChoiceField(choices=Parcel.Status.choices)
+    station = serializers.CharField(source="station.slug")
+    recipient_name = serializers.CharField()
+    recipient_phone = serializers.CharField()
+    recipient_email = serializers.CharField(allow_blank=True)
+    language = serializers.CharField()
+    shelf_slot = serializers.CharField(
+        source="shelf_label", allow_blank=True, help_text="e.g. B-07, while on the shelf"
+    )
+    return_reason = serializers.CharField(allow_blank=True)
+    hold_deadline = serializers.DateTimeField(allow_null=True)
+    pickup_url = serializers.SerializerMethodField(
+        help_text="The buyer's pickup page, once the parcel is at the station."
+    )
+    announced_at = serializers.DateTimeField(allow_null=True)
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+    picked_up_at = serializers.DateTimeField(allow_null=True)
+    return_due_at = serializers.DateTimeField(allow_null=True)
+    returned_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_pickup_url(self, parcel: Parcel) -> str | None:
+        if not parcel.pickup_token:
+            return None
+        return settings.SITE_URL + reverse("pickup", args=[parcel.pickup_token])
+
+    def to_representation(self, instance: Parcel) -> dict:
+        data = super().to_representation(instance)
+        data["recipient_phone"] = str(instance.recipient_phone)
+        return data
+
+
+class ParcelDetailOutput(ParcelOutput):
+    events = EventOutput(many=True, source="event_rows", help_text="Oldest first.")
+
+
+class BatchItemOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position in the request's `parcels` list.")
+    status = serializers.ChoiceField(choices=["created", "exists", "error"])
+    tracking_number = serializers.CharField(allow_blank=True)
+    parcel = ParcelOutput(required=False, help_text="Present unless status is error.")
+    code = serializers.CharField(required=False, help_text="Present when status is error.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class BatchOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = BatchItemOutput(many=True)
+
+
+class PartnerEventInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=UPSTREAM_EVENTS)
+    occurred_at = serializers.DateTimeField(help_text="When it happened (ISO 8601, with zone).")
+    location = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default=""
+    )
+
+    def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
+        if value > timezone.now() + dt.timedelta(minutes=10):
+            raise serializers.ValidationError("Cannot be in the future.")
+        return value
+
+
+class RecallInput(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# --- stations -----------------------------------------------------------------------------------
+
+
+class StationOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    address = serializers.CharField()
+    postal_code = serializers.CharField()
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    timezone = serializers.CharField()
+    opening_hours = serializers.DictField(
+        child=serializers.ListField(child=serializers.ListField(child=serializers.CharField())),
+        help_text='Weekday (0 = Monday) → [["08:00", "21:00"], …]; a missing day is closed.',
+    )
+    capacity = serializers.IntegerField()
+    free_capacity = serializers.IntegerField(help_text="Free shelf slots right now.")
+    distance_km = serializers.FloatField(
+        allow_null=True, help_text="From the `near` point, when given."
+    )
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+class WebhookInput(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.MultipleChoiceField(choices=WEBHOOK_EVENTS, allow_empty=False)
+    active = serializers.BooleanField(required=False, default=True)
+
+    def validate_url(self, value: str) -> str:
+        if not value.startswith("https://") and not settings.WEBHOOK_ALLOW_HTTP:
+            raise serializers.ValidationError("Use an https:// URL.")
+        return value
+
+
+class WebhookUpdateInput(WebhookInput):
+    url = serializers.URLField(max_length=500, required=False)
+    events = serializers.MultipleChoiceField(
+        choices=WEBHOOK_EVENTS, allow_empty=False, required=False
+    )
+    active = serializers.BooleanField(required=False)
+
+
+class WebhookOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.CharField())
+    active = serializers.BooleanField()
+    disabled_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class WebhookWithSecretOutput(WebhookOutput):
+    secret = serializers.CharField(
+        help_text="Shown only when created or rotated. Verify signatures with it."
+    )
+
+
+class DeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    webhook = serializers.IntegerField(source="endpoint_id")
+    msg_id = serializers.CharField(source="message.msg_id")
+    event_type = serializers.CharField(source="message.event_type")
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    next_attempt_at = serializers.SerializerMethodField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_next_attempt_at(self, delivery) -> str | None:
+        return delivery.due_at.isoformat() if delivery.status == "pending" else None
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+class InvoiceLineOutput(serializers.Serializer):
+    station = serializers.CharField()
+    currency = serializers.CharField()
+    handovers = serializers.IntegerField()
+    handover_total = serializers.IntegerField(help_text="Minor units (cents).")
+    returns = serializers.IntegerField()
+    return_total = serializers.IntegerField(help_text="Minor units (cents).")
+    total = serializers.IntegerField(help_text="Minor units (cents).")
+
+
+class InvoiceOutput(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM (UTC)")
+    totals = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Currency → total in minor units."
+    )
+    stations = InvoiceLineOutput(many=True)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("parcels/", views.ParcelListView.as_view(), name="parcels"),
+    path("parcels/batch/", views.ParcelBatchView.as_view(), name="parcels_batch"),
+    path("parcels/<str:tracking_number>/", views.ParcelDetailView.as_view(), name="parcel"),
+    path(
+        "parcels/<str:tracking_number>/cancel/",
+        views.ParcelCancelView.as_view(),
+        name="parcel_cancel",
+    ),
+    path(
+        "parcels/<str:tracking_number>/recall/",
+        views.ParcelRecallView.as_view(),
+        name="parcel_recall",
+    ),
+    path(
+        "parcels/<str:tracking_number>/events/",
+        views.ParcelEventsView.as_view(),
+        name="parcel_events",
+    ),
+    path("stations/", views.StationListView.as_view(), name="stations"),
+    path("webhooks/", views.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>/", views.WebhookDetailView.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:pk>/rotate-secret/",
+        views.WebhookRotateView.as_view(),
+        name="webhook_rotate",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        views.WebhookDeliveriesView.as_view(),
+        name="webhook_deliveries",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/redeliver/",
+        views.RedeliverView.as_view(),
+        name="webhook_redeliver",
+    ),
+    path("invoices/", views.InvoiceView.as_view(), name="invoices"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

@@ -1,0 +1,671 @@
+"""The partner REST API, /api/v1/. Views parse and shape; the rules are in the services.
+
+Every view runs in the calling partner's scope (PartnerScopedMixin): another partner's tracking
+number is a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from parcels import services
+from parcels.exceptions import DomainError, InvalidInput, ParcelNotFound
+from parcels.models import Parcel
+from partners import webhooks
+from partners.authentication import PartnerScopedMixin
+from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from stations.models import LedgerLine, Station
+
+from . import serializers as s
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),
+    401: OpenApiResponse(s.ErrorSerializer, description="Missing, unknown or revoked API key."),
+    404: OpenApiResponse(s.ErrorSerializer, description="No such parcel for this partner."),
+    409: OpenApiResponse(
+        s.ErrorSerializer, description="Known, but not allowed now; `code` says why."
+    ),
+    429: OpenApiResponse(s.ErrorSerializer, description="Too many requests for this key."),
+}
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional. A repeat of a POST with the same key returns the first response.",
+)
+
+
+def error_response(exc: DomainError) -> Response:
+    body: dict[str, Any] = {"code": exc.code, "detail": str(exc)}
+    if isinstance(exc, InvalidInput):
+        field = exc.context.get("field") or "non_field_errors"
+        body["errors"] = {field: [str(exc)]}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ParcelNotFound):
+        return Response(body, status=status.HTTP_404_NOT_FOUND)
+    return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+class PartnerAPIView(PartnerScopedMixin, APIView):
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DomainError):
+            return error_response(exc)
+        return super().handle_exception(exc)
+
+    def parcel(self, tracking_number: str) -> Parcel:
+        parcel = (
+            Parcel.objects.select_related("station")
+            .filter(tracking_number=services.normalize_tracking_number(tracking_number))
+            .first()
+        )
+        if parcel is None:
+            raise Http404
+        return parcel
+
+
+def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
+    """POSTs with an `Idempotency-Key` header: the first response is stored and replayed."""
+
+    @wraps(method)
+    def wrapper(self: PartnerAPIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return method(self, request, *args, **kwargs)
+        if len(key) > 255:
+            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        digest = hashlib.sha256(
+            request.method.encode() + request.path.encode() + request.body
+        ).hexdigest()
+        stored = IdempotencyRecord.objects.filter(partner=self.partner, key=key).first()
+        if stored is not None:
+            if stored.request_hash != digest:
+                return Response(
+                    {
+                        "code": "idempotency_key_reused",
+                        "detail": "This Idempotency-Key was used for a different request.",
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            response = Response(stored.body, status=stored.status_code)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        response = method(self, request, *args, **kwargs)
+        if response.status_code < 500:
+            try:
+                with transaction.atomic():
+                    IdempotencyRecord.objects.create(
+                        partner=self.partner,
+                        key=key,
+                        request_hash=digest,
+                        status_code=response.status_code,
+                        body=json.loads(json.dumps(response.data, default=str)),
+                    )
+            except IntegrityError:
+                pass  # Race: a concurrent repeat stored it first; both answers are the same.
+        return response
+
+    return wrapper
+
+
+class ParcelPagination(CursorPagination):
+    ordering = "-updated_at"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ParcelListView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_list",
+        summary="List your parcels",
+        description="Newest change first, with cursor pagination (`next`/`previous` links).",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Parcel.Status.values),
+            OpenApiParameter("station", OpenApiTypes.STR, description="A station slug."),
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                description="Only parcels changed at or after this time.",
+            ),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–500, default 100."),
+        ],
+        responses={200: s.ParcelOutput(many=True), **{k: ERRORS[k] for k in (400, 401, 429)}},
+    )
+    def get(self, request: Request) -> Response:
+        qs = Parcel.objects.select_related("station")
+        params = request.query_params
+        errors = {}
+        if params.get("status"):
+            if params["status"] not in Parcel.Status.values:
+                errors["status"] = [f"One of: {', '.join(Parcel.Status.values)}."]
+            qs = qs.filter(status=params["status"])
+        if params.get("station"):
+            qs = qs.filter(station__slug=params["station"])
+        if params.get("updated_since"):
+            since = _parse_datetime(params["updated_since"])
+            if since is None:
+                errors["updated_since"] = ["An ISO 8601 date and time, e.g. 2026-11-21T08:00:00Z."]
+            else:
+                qs = qs.filter(updated_at__gte=since)
+        if errors:
+            raise ValidationError(errors)
+        paginator = ParcelPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.ParcelOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="parcels_announce",
+        summary="Announce a parcel to a station",
+        description="Repeating it for the same tracking number returns the existing parcel (200), "
+        "never a duplicate.",
+        request=s.AnnounceInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: s.ParcelOutput,
+            200: s.ParcelOutput,
+            **{k: ERRORS[k] for k in (400, 401, 409, 429)},
+        },
+        examples=[
+            OpenApiExample(
+                "A parcel for Tiong Bahru",
+                request_only=True,
+                value={
+                    "tracking_number": "SP123456789SG",
+                    "station": "tiong-bahru-mart",
+                    "recipient_name": "Tan Mei Ling",
+                    "recipient_phone": "+6591234567",
+                    "recipient_email": "mei@example.com",
+                    "language": "zh-hans",
+                },
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = s.AnnounceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        station = Station.objects.filter(slug=v["station"]).first()
+        if station is None:
+            raise ValidationError({"station": ["No station has this slug."]})
+        parcel, created = services.parcel_announce(
+            partner=self.partner,
+            station=station,
+            tracking_number=v["tracking_number"],
+            recipient_name=v["recipient_name"],
+            recipient_phone=v["recipient_phone"],
+            recipient_email=v["recipient_email"],
+            language=v["language"],
+            actor=self.partner,
+        )
+        parcel.station = station
+        return Response(
+            s.ParcelOutput(parcel).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ParcelBatchView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_announce_batch",
+        summary="Announce up to 1,000 parcels",
+        description="Each item is handled on its own: it is created, it already existed, or its "
+        "errors are listed. A failed item leaves nothing behind and does not affect the others.",
+        request=s.BatchAnnounceInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: s.BatchOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        batch = s.BatchAnnounceInput(data=request.data)
+        batch.is_valid(raise_exception=True)
+        items = batch.validated_data["parcels"]
+        results: list[dict[str, Any]] = [{} for _ in items]
+        valid: list[tuple[int, dict]] = []
+        for index, item in enumerate(items):
+            one = s.AnnounceInput(data=item)
+            if one.is_valid():
+                valid.append((index, dict(one.validated_data)))
+            else:
+                results[index] = {"status": "error", "code": "invalid", "errors": one.errors}
+        outcomes = services.parcels_announce_batch(
+            partner=self.partner, items=[v for _i, v in valid], actor=self.partner
+        )
+        stations = dict(
+            Station.objects.filter(
+                pk__in={o["parcel"].station_id for o in outcomes if "parcel" in o}
+            ).values_list("pk", "slug")
+        )
+        for (index, item), outcome in zip(valid, outcomes, strict=True):
+            if "parcel" in outcome:
+                parcel = outcome["parcel"]
+                parcel.station = Station(pk=parcel.station_id, slug=stations[parcel.station_id])
+                outcome = {**outcome, "parcel": s.ParcelOutput(parcel).data}
+            results[index] = {**outcome, "tracking_number": parcel_number(item)}
+        for index, item in enumerate(items):
+            results[index] = {
+                "index": index,
+                "tracking_number": parcel_number(item),
+                **results[index],
+            }
+        counts = {"created": 0, "exists": 0, "error": 0}
+        for r in results:
+            counts[r["status"]] += 1
+        return Response(
+            {
+                "created": counts["created"],
+                "existing": counts["exists"],
+                "failed": counts["error"],
+                "results": results,
+            }
+        )
+
+
+def parcel_number(item: dict) -> str:
+    return services.normalize_tracking_number(str(item.get("tracking_number", "")))[:64]
+
+
+class ParcelDetailView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_retrieve",
+        summary="A parcel, with its events",
+        responses={200: s.ParcelDetailOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+    )
+    def get(self, request: Request, tracking_number: str) -> Response:
+        parcel = self.parcel(tracking_number)
+        parcel.event_rows = [
+            {
+                "kind": e.kind,
+                "occurred_at": e.occurred_at,
+                "location": e.detail.get("location", ""),
+                "description": e.detail.get("description", ""),
+            }
+            for e in parcel.events.order_by("occurred_at", "pk")
+        ]
+        return Response(s.ParcelDetailOutput(parcel).data)
+
+
+class ParcelCancelView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_cancel",
+        summary="Cancel an announced parcel",
+        description="Only before it reaches the station; after that, recall it.",
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (401, 404, 409, 429)}},
+    )
+    @idempotent
+    def post(self, request: Request, tracking_number: str) -> Response:
+        parcel = self.parcel(tracking_number)
+        parcel = services.parcel_cancel(parcel=parcel, actor=self.partner)
+        return Response(s.ParcelOutput(parcel).data)
+
+
+class ParcelRecallView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_recall",
+        summary="Recall a parcel from the shelf",
+        description="The station keeps it for your courier (status `return_due`).",
+        request=s.RecallInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
+    )
+    @idempotent
+    def post(self, request: Request, tracking_number: str) -> Response:
+        data = s.RecallInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        parcel = self.parcel(tracking_number)
+        parcel = services.parcel_mark_return_due(
+            parcel=parcel, reason="recalled", actor=self.partner, note=data.validated_data["note"]
+        )
+        return Response(s.ParcelOutput(parcel).data)
+
+
+class ParcelEventsView(PartnerAPIView):
+    @extend_schema(
+        operation_id="parcels_events_create",
+        summary="Post an upstream tracking event",
+        description="Dispatched, in transit, customs cleared, …: shown on the buyer's timeline.",
+        request=s.PartnerEventInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.EventOutput, **{k: ERRORS[k] for k in (400, 401, 404, 429)}},
+    )
+    @idempotent
+    def post(self, request: Request, tracking_number: str) -> Response:
+        data = s.PartnerEventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        event = services.parcel_add_partner_event(
+            parcel=self.parcel(tracking_number),
+            partner=self.partner,
+            kind=v["kind"],
+            occurred_at=v["occurred_at"],
+            location=v["location"],
+            description=v["description"],
+        )
+        return Response(
+            {
+                "kind": event.kind,
+                "occurred_at": event.occurred_at,
+                "location": v["location"],
+                "description": v["description"],
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- stations -----------------------------------------------------------------------------------
+
+
+def _parse_datetime(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed, dt.UTC)
+
+
+def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+class StationListView(PartnerAPIView):
+    MAX_RESULTS = 200
+
+    @extend_schema(
+        operation_id="stations_list",
+        summary="Active stations, with free capacity now",
+        description="With `near`, only stations within `radius_km` (default 3), nearest first; "
+        "otherwise by name. At most 200 results.",
+        parameters=[
+            OpenApiParameter(
+                "near", OpenApiTypes.STR, description="`lat,lng`, e.g. 1.2852,103.8316"
+            ),
+            OpenApiParameter("radius_km", OpenApiTypes.FLOAT, description="0.1–50, default 3."),
+        ],
+        responses={200: s.StationOutput(many=True), **{k: ERRORS[k] for k in (400, 401, 429)}},
+    )
+    def get(self, request: Request) -> Response:
+        stations = Station.objects.filter(status=Station.Status.ACTIVE)
+        near = request.query_params.get("near")
+        point = None
+        if near:
+            point, radius = self._point(near, request.query_params.get("radius_km", "3"))
+            # A bounding box in the database, the exact distance in Python for what is inside.
+            dlat = radius / 111.0
+            dlng = radius / (111.0 * max(math.cos(math.radians(point[0])), 0.01))
+            stations = stations.filter(
+                latitude__range=(point[0] - dlat, point[0] + dlat),
+                longitude__range=(point[1] - dlng, point[1] + dlng),
+            )
+            rows = []
+            for station in stations[:5000]:
+                d = _distance_km(*point, float(station.latitude), float(station.longitude))
+                if d <= radius:
+                    rows.append((d, station))
+            rows.sort(key=lambda r: (r[0], r[1].name))
+            rows = rows[: self.MAX_RESULTS]
+        else:
+            rows = [(None, st) for st in stations.order_by("name")[: self.MAX_RESULTS]]
+        # Free capacity is network information (no parcel details), so it counts every partner's
+        # parcels on the shelf, outside this partner's scope: one grouped query for the page.
+        on_shelf = dict(
+            Parcel.objects.with_scopes_disabled()
+            .filter(station_id__in=[st.pk for _d, st in rows], status__in=Parcel.ON_SHELF)
+            .values("station_id")
+            .annotate(n=Count("pk"))
+            .values_list("station_id", "n")
+        )
+        data = [
+            {
+                "slug": st.slug,
+                "name": st.name,
+                "kind": st.kind,
+                "address": st.address,
+                "postal_code": st.postal_code,
+                "latitude": float(st.latitude),
+                "longitude": float(st.longitude),
+                "timezone": st.timezone,
+                "opening_hours": st.opening_hours,
+                "capacity": st.capacity,
+                "free_capacity": max(st.capacity - on_shelf.get(st.pk, 0), 0),
+                "distance_km": round(d, 3) if d is not None else None,
+            }
+            for d, st in rows
+        ]
+        return Response(s.StationOutput(data, many=True).data)
+
+    @staticmethod
+    def _point(near: str, radius_text: str) -> tuple[tuple[float, float], float]:
+        try:
+            lat_text, lng_text = near.split(",")
+            lat, lng = float(lat_text), float(lng_text)
+            if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+                raise ValueError
+        except ValueError:
+            raise ValidationError({"near": ["Give `lat,lng`, e.g. 1.2852,103.8316."]}) from None
+        try:
+            radius = float(radius_text)
+            if not 0.1 <= radius <= 50:
+                raise ValueError
+        except ValueError:
+            raise ValidationError({"radius_km": ["A number from 0.1 to 50."]}) from None
+        return (lat, lng), radius
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def _webhook_data(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:
+    data = {
+        "id": endpoint.pk,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "active": endpoint.active,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": endpoint.created_at,
+    }
+    if with_secret:
+        data["secret"] = endpoint.secret
+    return data
+
+
+class WebhookListView(PartnerAPIView):
+    @extend_schema(
+        operation_id="webhooks_list",
+        summary="Your webhook endpoints",
+        responses={200: s.WebhookOutput(many=True), **{k: ERRORS[k] for k in (401, 429)}},
+    )
+    def get(self, request: Request) -> Response:
+        endpoints = WebhookEndpoint.objects.filter(partner=self.partner).order_by("pk")
+        return Response(s.WebhookOutput([_webhook_data(e) for e in endpoints], many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        summary="Register a webhook endpoint",
+        description="The response carries the signing secret, shown only now.",
+        request=s.WebhookInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = s.WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = WebhookEndpoint.objects.create(
+            partner=self.partner,
+            url=data.validated_data["url"],
+            events=webhooks.subscribed_events(data.validated_data["events"]),
+            active=data.validated_data["active"],
+        )
+        return Response(
+            s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class WebhookView(PartnerAPIView):
+    def endpoint(self, pk: int) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint.objects.filter(partner=self.partner, pk=pk).first()
+        if endpoint is None:
+            raise Http404
+        return endpoint
+
+
+class WebhookDetailView(WebhookView):
+    @extend_schema(
+        operation_id="webhooks_update",
+        summary="Change an endpoint (URL, events, or switch it on again)",
+        request=s.WebhookUpdateInput,
+        responses={200: s.WebhookOutput, **{k: ERRORS[k] for k in (400, 401, 404, 429)}},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        endpoint = self.endpoint(pk)
+        data = s.WebhookUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if "url" in v:
+            endpoint.url = v["url"]
+        if "events" in v:
+            endpoint.events = webhooks.subscribed_events(v["events"])
+        if "active" in v:
+            endpoint.active = v["active"]
+            if v["active"]:
+                endpoint.disabled_reason, endpoint.consecutive_failures = "", 0
+        endpoint.save()
+        return Response(s.WebhookOutput(_webhook_data(endpoint)).data)
+
+    @extend_schema(
+        operation_id="webhooks_delete",
+        summary="Remove an endpoint",
+        responses={204: None, **{k: ERRORS[k] for k in (401, 404, 429)}},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        self.endpoint(pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookRotateView(WebhookView):
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        summary="Rotate the signing secret",
+        description="Returns the new secret. For 24 hours deliveries carry two signatures, "
+        "one per secret, so you can switch without losing a message.",
+        request=None,
+        responses={200: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = webhooks.rotate_secret(self.endpoint(pk))
+        return Response(s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data)
+
+
+class DeliveryPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+
+
+class WebhookDeliveriesView(WebhookView):
+    @extend_schema(
+        operation_id="webhooks_deliveries",
+        summary="Deliveries to an endpoint, newest first",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values)
+        ],
+        responses={200: s.DeliveryOutput(many=True), **{k: ERRORS[k] for k in (401, 404, 429)}},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        qs = WebhookDelivery.objects.filter(endpoint=self.endpoint(pk)).select_related("message")
+        if request.query_params.get("status") in WebhookDelivery.Status.values:
+            qs = qs.filter(status=request.query_params["status"])
+        paginator = DeliveryPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.DeliveryOutput(page, many=True).data)
+
+
+class RedeliverView(PartnerAPIView):
+    @extend_schema(
+        operation_id="webhooks_redeliver",
+        summary="Send a delivery's message again",
+        description="A new delivery of the same message (same `webhook-id`), due now.",
+        request=None,
+        responses={202: s.DeliveryOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = (
+            WebhookDelivery.objects.select_related("message")
+            .filter(pk=pk, endpoint__partner=self.partner)
+            .first()
+        )
+        if delivery is None:
+            raise Http404
+        again = webhooks.redeliver(delivery)
+        again.message = delivery.message
+        return Response(s.DeliveryOutput(again).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+class InvoiceView(PartnerAPIView):
+    @extend_schema(
+        operation_id="invoices_retrieve",
+        summary="What you owe the stations for a month",
+        description="Handover and return fees per station and currency, in minor units, summed "
+        "in the database. The month runs in UTC.",
+        parameters=[
+            OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM; default this month.")
+        ],
+        responses={200: s.InvoiceOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+    )
+    def get(self, request: Request) -> Response:
+        month = request.query_params.get("month") or timezone.now().strftime("%Y-%m")
+        try:
+            start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC)
+        except ValueError:
+            raise ValidationError({"month": ["Use YYYY-MM, e.g. 2026-11."]}) from None
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+        rows = (
+            LedgerLine.objects.filter(created_at__gte=start, created_at__lt=end)
+            .values("station__slug", "currency")
+            .annotate(
+                handovers=Count("pk", filter=Q(kind="handover")),
+                handover_total=Sum("amount", filter=Q(kind="handover"), default=0),
+                returns=Count("pk", filter=Q(kind="return")),
+                return_total=Sum("amount", filter=Q(kind="return"), default=0),
+                total=Sum("amount", default=0),
+            )
+            .order_by("station__slug", "currency")
+        )
+        lines = [{**r, "station": r.pop("station__slug")} for r in rows]
+        totals: dict[str, int] = {}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], 0) + line["total"]
+        return Response(s.InvoiceOutput({"month": month, "totals": totals, "stations": lines}).data)

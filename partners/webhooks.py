@@ -1,0 +1,267 @@
+"""Webhooks to partners: the outbox, signing (Standard Webhooks) and delivery with retries.
+
+A parcel change that a partner may subscribe to writes a `WebhookMessage` and one
+`WebhookDelivery` per subscribed endpoint in the change's own transaction. The worker posts it:
+
+    POST <endpoint url>
+    Content-Type: application/json
+    webhook-id: msg_…            (the same for every retry of this message: drop repeats)
+    webhook-timestamp: 1763712000
+    webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body"> [v1,<…old secret>]
+
+A 2xx answer delivers it; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+10 h (27 h 35 min in all). An endpoint whose delivery fails through all of them is switched off
+and the partner's technical contact is e-mailed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Sequence
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from .models import (
+    WEBHOOK_EVENTS,
+    DeliveryAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+    new_webhook_secret,
+)
+
+logger = logging.getLogger(__name__)
+
+RETRY_SCHEDULE = [
+    dt.timedelta(seconds=5),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=5),
+    dt.timedelta(hours=10),
+    dt.timedelta(hours=10),
+]
+ROTATION_GRACE = dt.timedelta(hours=24)
+TIMEOUT_SECONDS = 10
+
+
+def parcel_payload(parcel, event_type: str, *, station_slug: str, occurred_at: dt.datetime) -> dict:
+    return {
+        "type": event_type,
+        "timestamp": occurred_at.isoformat(),
+        "data": {
+            "tracking_number": parcel.tracking_number,
+            "status": parcel.status,
+            "station": station_slug,
+            "return_reason": parcel.return_reason or None,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    }
+
+
+def enqueue_parcel_event(parcels: Sequence, event_type: str, *, now: dt.datetime) -> int:
+    """Write the outbox rows for `parcels` having gone through `event_type`. Call inside the
+    transaction of the change; returns how many deliveries were queued."""
+    if event_type not in WEBHOOK_EVENTS or not parcels:
+        return 0
+    partner_ids = {p.partner_id for p in parcels}
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(partner_id__in=partner_ids, active=True):
+        if event_type in endpoint.events:
+            endpoints.setdefault(endpoint.partner_id, []).append(endpoint)
+    if not endpoints:
+        return 0
+    from stations.models import Station
+
+    slugs = dict(
+        Station.objects.filter(pk__in={p.station_id for p in parcels}).values_list("pk", "slug")
+    )
+    messages = WebhookMessage.objects.bulk_create(
+        [
+            WebhookMessage(
+                partner_id=p.partner_id,
+                msg_id=f"msg_{uuid.uuid4().hex}",
+                event_type=event_type,
+                payload=parcel_payload(
+                    p, event_type, station_slug=slugs.get(p.station_id, ""), occurred_at=now
+                ),
+                created_at=now,
+            )
+            for p in parcels
+            if p.partner_id in endpoints
+        ]
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(message=m, endpoint=e, due_at=now, created_at=now)
+            for m in messages
+            for e in endpoints[m.partner_id]
+        ]
+    )
+    transaction.on_commit(_kick)
+    return len(deliveries)
+
+
+def _kick() -> None:
+    from .tasks import deliver_due_webhooks
+
+    deliver_due_webhooks.delay()
+
+
+def signature_header(endpoint: WebhookEndpoint, msg_id: str, at: dt.datetime, body: str) -> str:
+    """`v1,<sig>` with the current secret, plus the previous one during a rotation."""
+    secrets = [endpoint.secret]
+    if endpoint.previous_secret and (
+        endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > at
+    ):
+        secrets.append(endpoint.previous_secret)
+    return " ".join(Webhook(s).sign(msg_id, at, body) for s in secrets)
+
+
+def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str]:
+    request = urllib.request.Request(  # noqa: S310 - the partner's registered https URL
+        url, data=body.encode(), method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        exc.close()  # the error carries the open response
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:300]
+
+
+def deliver(delivery_id: int) -> str:
+    """POST one delivery if it is pending; returns its status afterwards. Safe to run twice."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("message", "endpoint__partner")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery.status if delivery else "missing"
+        endpoint, message = delivery.endpoint, delivery.message
+        now = timezone.now()
+        if not endpoint.active:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.last_error = "endpoint switched off"
+            delivery.save(update_fields=["status", "last_error"])
+            return delivery.status
+        body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Stationkeeper-Webhooks/1",
+            "webhook-id": message.msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature_header(endpoint, message.msg_id, now, body),
+        }
+        started = time.perf_counter()
+        status_code, error = _post(endpoint.url, body, headers)
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+        delivery.attempts += 1
+        delivery.last_status_code = status_code
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.last_error = ""
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        else:
+            delivery.last_error = error
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                consecutive_failures=F("consecutive_failures") + 1
+            )
+            if delivery.attempts > len(RETRY_SCHEDULE):
+                delivery.status = WebhookDelivery.Status.FAILED
+                _switch_off(endpoint, reason=f"every attempt for a day failed (last: {error})")
+            else:
+                delivery.due_at = now + RETRY_SCHEDULE[delivery.attempts - 1]
+        delivery.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "due_at",
+                "last_status_code",
+                "last_error",
+                "delivered_at",
+            ]
+        )
+        return delivery.status
+
+
+def _switch_off(endpoint: WebhookEndpoint, *, reason: str) -> None:
+    updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, active=True).update(
+        active=False, disabled_reason=reason[:200]
+    )
+    if updated and endpoint.partner.contact_email:
+        partner = endpoint.partner
+        transaction.on_commit(
+            lambda: send_mail(
+                "Stationkeeper webhook endpoint switched off",
+                f"Deliveries to {endpoint.url} failed for more than a day, so the endpoint was "
+                f"switched off.\nLast error: {reason}\n\nFix the endpoint, switch it on again "
+                '(PATCH /api/v1/webhooks/<id>/ with {"active": true}) and redeliver what '
+                "failed (POST /api/v1/webhooks/deliveries/<id>/redeliver/).",
+                None,
+                [partner.contact_email],
+            )
+        )
+    logger.warning("webhook endpoint %s switched off: %s", endpoint.pk, reason)
+
+
+def claim_due(
+    *, now: dt.datetime, limit: int = 200, lease: dt.timedelta = dt.timedelta(minutes=2)
+) -> list[int]:
+    """Pending deliveries that are due, leased so the next sweep does not queue them again."""
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookDelivery.Status.PENDING, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(due_at=now + lease)
+    return ids
+
+
+def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a message again to the same endpoint (same webhook-id), as a new delivery."""
+    with transaction.atomic():
+        again = WebhookDelivery.objects.create(
+            message_id=delivery.message_id, endpoint_id=delivery.endpoint_id, due_at=timezone.now()
+        )
+        transaction.on_commit(_kick)
+    return again
+
+
+def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret; the old one still signs (beside the new) for a day."""
+    now = timezone.now()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + ROTATION_GRACE
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return endpoint
+
+
+def subscribed_events(events: Iterable[str]) -> list[str]:
+    return sorted({e for e in events if e in WEBHOOK_EVENTS})

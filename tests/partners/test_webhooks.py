@@ -1,0 +1,221 @@
+"""Webhooks end to end: real POSTs to a server on localhost, verified as the docs say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from parcels import services
+from partners import webhooks
+from partners.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from stations.tenancy import network_scope, station_scope
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A partner's endpoint: records every POST; answers with the statuses it is given."""
+
+    def __init__(self, answers: list[int]):
+        self.answers = list(answers)
+        self.received: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                # Header names are case-insensitive; keep them lower-case for the assertions.
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.received.append({"headers": headers, "body": body})
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def _make(answers=()):
+        r = Receiver(list(answers))
+        made.append(r)
+        return r
+
+    yield _make
+    for r in made:
+        r.close()
+
+
+def verify_like_a_partner(secret: str, received: dict) -> dict:
+    """What the README tells partners to do: verify with the standardwebhooks library."""
+    headers = {k.lower(): v for k, v in received["headers"].items()}
+    return Webhook(secret).verify(received["body"], headers)
+
+
+def run_due(now=None) -> None:
+    for delivery_id in webhooks.claim_due(now=now or timezone.now()):
+        webhooks.deliver(delivery_id)
+
+
+def test_a_failed_delivery_is_retried_then_delivered_once(
+    api, partner, station, announce, clerk, receiver
+):
+    hook = receiver(answers=[500])
+    created = api.post(
+        "/api/v1/webhooks/",
+        {"url": hook.url, "events": ["parcel.checked_in", "parcel.picked_up"]},
+        format="json",
+    ).json()
+    secret = created["secret"]
+    assert secret.startswith("whsec_")
+    parcel = announce(station)
+    with station_scope(station.pk):
+        services.parcel_check_in(
+            station=station, tracking_number=parcel.tracking_number, actor=clerk
+        )
+    run_due()  # first attempt: the partner answers 500
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert delivery.due_at > timezone.now()  # retried later (5 s), not hammered
+    run_due()
+    assert len(hook.received) == 1  # not due yet
+    run_due(now=timezone.now() + dt.timedelta(seconds=10))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    run_due(now=timezone.now() + dt.timedelta(days=2))  # nothing more to send
+    assert len(hook.received) == 2
+    first, second = hook.received
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]  # same message
+    payload = verify_like_a_partner(secret, second)
+    assert payload["type"] == "parcel.checked_in"
+    assert payload["data"] == {
+        "tracking_number": parcel.tracking_number,
+        "status": "at_station",
+        "station": station.slug,
+        "return_reason": None,
+        "occurred_at": payload["data"]["occurred_at"],
+    }
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 2
+    log = api.get(f"/api/v1/webhooks/{created['id']}/deliveries/").json()["results"]
+    assert [(d["status"], d["attempts"]) for d in log] == [("delivered", 2)]
+
+
+def test_only_subscribed_events_and_own_parcels_are_sent(
+    api, other_api, station, on_shelf, announce, clerk, receiver, partner
+):
+    hook = receiver()
+    api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.picked_up"]}, format="json")
+    mine = on_shelf(station)  # checked_in: not subscribed
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=mine.pickup_code, actor=clerk)
+    run_due()
+    assert [json.loads(r["body"])["type"] for r in hook.received] == ["parcel.picked_up"]
+    assert other_api.get("/api/v1/webhooks/").json() == []
+
+
+def test_a_tampered_or_old_message_fails_verification(api, station, on_shelf, receiver):
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    hook = receiver()
+    secret = api.post(
+        "/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.checked_in"]}, format="json"
+    ).json()["secret"]
+    on_shelf(station)
+    run_due()
+    received = dict(hook.received[0])
+    received["body"] = received["body"].replace("at_station", "picked_up")
+    with pytest.raises(WebhookVerificationError):
+        verify_like_a_partner(secret, received)
+
+
+def test_rotation_signs_with_both_secrets_for_a_day(api, station, on_shelf, receiver):
+    hook = receiver()
+    created = api.post(
+        "/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.checked_in"]}, format="json"
+    ).json()
+    rotated = api.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/").json()
+    assert rotated["secret"] != created["secret"]
+    on_shelf(station)
+    run_due()
+    received = hook.received[0]
+    assert len(received["headers"]["webhook-signature"].split(" ")) == 2
+    verify_like_a_partner(created["secret"], received)  # the old secret still verifies
+    verify_like_a_partner(rotated["secret"], received)
+
+
+def test_an_endpoint_failing_for_a_day_is_switched_off_and_the_partner_told(
+    api, partner, station, on_shelf, receiver, django_capture_on_commit_callbacks
+):
+    partner.contact_email = "tech@swiftpost.example"
+    partner.save()
+    hook = receiver(answers=[503] * 20)
+    created = api.post(
+        "/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.checked_in"]}, format="json"
+    ).json()
+    with network_scope():
+        on_shelf(station)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _step in range(len(webhooks.RETRY_SCHEDULE) + 1):
+            run_due(now=now)
+            now += dt.timedelta(hours=11)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", len(webhooks.RETRY_SCHEDULE) + 1)
+    endpoint = WebhookEndpoint.objects.get(pk=created["id"])
+    assert not endpoint.active and "every attempt for a day failed" in endpoint.disabled_reason
+    [email] = mail.outbox
+    assert email.to == ["tech@swiftpost.example"] and hook.url in email.body
+    # Fixed: switch it on again and redeliver.
+    api.patch(f"/api/v1/webhooks/{created['id']}/", {"active": True}, format="json")
+    hook.answers = []
+    again = api.post(f"/api/v1/webhooks/deliveries/{delivery.pk}/redeliver/")
+    assert again.status_code == 202
+    run_due()
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 1
+    assert hook.received[-1]["headers"]["webhook-id"] == hook.received[0]["headers"]["webhook-id"]
+
+
+def test_https_is_required_outside_tests(api, settings):
+    settings.WEBHOOK_ALLOW_HTTP = False
+    response = api.post(
+        "/api/v1/webhooks/",
+        {"url": "http://partner.example/hook", "events": ["parcel.picked_up"]},
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["errors"] == {
+        "url": ["Use an https:// URL."]
+    }
+
+
+def test_the_outbox_row_is_written_with_the_change_or_not_at_all(
+    api, station, announce, clerk, receiver
+):
+    from parcels.exceptions import WrongStatus
+
+    hook = receiver()
+    api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.cancelled"]}, format="json")
+    parcel = announce(station)
+    with station_scope(station.pk):
+        services.parcel_check_in(
+            station=station, tracking_number=parcel.tracking_number, actor=clerk
+        )
+    with network_scope(), pytest.raises(WrongStatus):
+        services.parcel_cancel(parcel=parcel, actor=None)
+    assert not WebhookDelivery.objects.exists()
