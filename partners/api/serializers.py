@@ -7,7 +7,6 @@ import datetime as dt
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -33,9 +32,10 @@ class ErrorSerializer(serializers.Serializer):
     )
     detail = serializers.CharField(help_text="What went wrong, for a person.")
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="Field name → messages, for bad input (400).",
+        help_text="Field name → messages (a list; for items of a list, index → messages), "
+        "for bad input (400).",
     )
 
 
@@ -99,7 +99,7 @@ class ParcelOutput(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_pickup_url(self, parcel: Parcel) -> str | None:
         if not parcel.pickup_token:
             return None
@@ -224,7 +224,7 @@ class DeliveryOutput(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_attempt_at(self, delivery) -> str | None:
         return delivery.due_at.isoformat() if delivery.status == "pending" else None
 
@@ -248,3 +248,15 @@ class InvoiceOutput(serializers.Serializer):
         child=serializers.IntegerField(), help_text="Currency → total in minor units."
     )
     stations = InvoiceLineOutput(many=True)
+
+
+class ParcelPage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True)
+    results = ParcelOutput(many=True)
+
+
+class DeliveryPage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliveryOutput(many=True)

@@ -153,7 +153,7 @@ class ParcelListView(PartnerAPIView):
             ),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="1–500, default 100."),
         ],
-        responses={200: s.ParcelOutput(many=True), **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={200: s.ParcelPage, **{k: ERRORS[k] for k in (400, 401, 429)}},
     )
     def get(self, request: Request) -> Response:
         qs = Parcel.objects.select_related("station")
@@ -237,7 +237,7 @@ class ParcelBatchView(PartnerAPIView):
         "errors are listed. A failed item leaves nothing behind and does not affect the others.",
         request=s.BatchAnnounceInput,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: s.BatchOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={200: s.BatchOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -352,7 +352,7 @@ class ParcelEventsView(PartnerAPIView):
         description="Dispatched, in transit, customs cleared, …: shown on the buyer's timeline.",
         request=s.PartnerEventInput,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.EventOutput, **{k: ERRORS[k] for k in (400, 401, 404, 429)}},
+        responses={201: s.EventOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
@@ -514,7 +514,7 @@ class WebhookListView(PartnerAPIView):
         description="The response carries the signing secret, shown only now.",
         request=s.WebhookInput,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -599,7 +599,7 @@ class WebhookDeliveriesView(WebhookView):
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values)
         ],
-        responses={200: s.DeliveryOutput(many=True), **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={200: s.DeliveryPage, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
     def get(self, request: Request, pk: int) -> Response:
         qs = WebhookDelivery.objects.filter(endpoint=self.endpoint(pk)).select_related("message")
