@@ -139,3 +139,35 @@ def test_failed_notices_are_listed_with_their_error(admin_client, station, on_sh
     )
     assert parcel.tracking_number in response.text
     assert "gateway answered 400" in response.text
+
+
+def test_admin_creates_an_api_key_and_shows_it_once(admin_client, partner):
+    from partners.models import ApiKey
+
+    response = admin_client.post(
+        reverse("admin:partners_apikey_add"),
+        {"partner": partner.pk, "name": "warehouse"},
+        follow=True,
+    )
+    key = ApiKey.objects.get()
+    import re
+
+    raw = re.search(r"is (sk_[A-Za-z0-9_-]+)\.", response.text).group(1)
+    assert ApiKey.hash(raw) == key.key_hash and key.name == "warehouse"
+    again = admin_client.get(reverse("admin:partners_apikey_change", args=[key.pk]))
+    assert raw not in again.text
+
+
+def test_admin_redelivers_a_webhook(admin_client, station, partner, on_shelf):
+    from partners.models import WebhookDelivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(
+        partner=partner, url="https://x.example/h", events=["parcel.checked_in"]
+    )
+    on_shelf(station)
+    delivery = WebhookDelivery.objects.get()
+    admin_client.post(
+        reverse("admin:partners_webhookdelivery_changelist"),
+        {"action": "redeliver", "_selected_action": [delivery.pk]},
+    )
+    assert WebhookDelivery.objects.filter(message=delivery.message).count() == 2
