@@ -60,6 +60,7 @@ bench: $(STAMP)
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
 		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
 	$(PY) bench/sweep.py
+	$(PY) bench/announce.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -291,3 +291,15 @@ def test_docs_and_schema_work_offline(client):
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert "cdn" not in docs.text.lower() and "/static/drf_spectacular_sidecar/" in docs.text
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [
+        ("0034-07-04T06:27:49.6+18:48", 200),  # an offset PostgreSQL would refuse: read as UTC
+        ("2026-11-21T08:00:00", 200),  # no offset: UTC
+        ("0001-01-01T00:00:00+05:00", 400),  # before year 1 in UTC
+    ],
+)
+def test_updated_since_takes_any_offset(api, since, expected):
+    assert api.get("/api/v1/parcels/", {"updated_since": since}).status_code == expected
