@@ -89,3 +89,42 @@ def test_sweep_and_return_notices_run_on_the_worker(worker, station, on_shelf):
         returned = Notice.objects.filter(kind="returned")
         assert returned.count() == 3 and set(returned.values_list("status", flat=True)) == {"sent"}
     assert sum("goes back to" in m["text"] for m in LocmemSmsBackend.outbox) == 3
+
+
+def test_a_webhook_is_delivered_by_the_worker(worker, partner, station, announce, clerk):
+    """The outbox row written with a check-in reaches a real endpoint through the worker."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from partners.models import WebhookDelivery, WebhookEndpoint
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # http.server's naming
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        WebhookEndpoint.objects.create(
+            partner=partner,
+            url=f"http://127.0.0.1:{server.server_port}/hook",
+            events=["parcel.checked_in"],
+        )
+        parcel = announce(station)
+        with station_scope(station.pk):
+            services.parcel_check_in(
+                station=station, tracking_number=parcel.tracking_number, actor=clerk
+            )  # the commit queues deliver_due_webhooks, which queues deliver_webhook
+        drained()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1 and parcel.tracking_number.encode() in received[0]
+    assert WebhookDelivery.objects.get().status == "delivered"

@@ -237,6 +237,57 @@ class ParcelBatchView(PartnerAPIView):
         "errors are listed. A failed item leaves nothing behind and does not affect the others.",
         request=s.BatchAnnounceInput,
         parameters=[IDEMPOTENCY_HEADER],
+        examples=[
+            OpenApiExample(
+                "Two parcels",
+                request_only=True,
+                value={
+                    "parcels": [
+                        {
+                            "tracking_number": "SP000000001SG",
+                            "station": "tiong-bahru-mart",
+                            "recipient_name": "Tan Mei Ling",
+                            "recipient_phone": "+6591234567",
+                        },
+                        {
+                            "tracking_number": "SP000000002SG",
+                            "station": "tiong-bahru-mart",
+                            "recipient_name": "Rajesh Kumar",
+                            "recipient_phone": "12",
+                        },
+                    ]
+                },
+            ),
+            OpenApiExample(
+                "One created, one refused",
+                response_only=True,
+                value={
+                    "created": 1,
+                    "existing": 0,
+                    "failed": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "tracking_number": "SP000000001SG",
+                            "status": "created",
+                            "parcel": {"tracking_number": "SP000000001SG", "status": "announced"},
+                        },
+                        {
+                            "index": 1,
+                            "tracking_number": "SP000000002SG",
+                            "status": "error",
+                            "code": "invalid_phone",
+                            "errors": {
+                                "recipient_phone": [
+                                    "Enter a valid phone number, with the country code if it "
+                                    "is not local."
+                                ]
+                            },
+                        },
+                    ],
+                },
+            ),
+        ],
         responses={200: s.BatchOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
     )
     @idempotent
@@ -320,6 +371,18 @@ class ParcelCancelView(PartnerAPIView):
         operation_id="parcels_cancel",
         summary="Cancel an announced parcel",
         description="Only before it reaches the station; after that, recall it.",
+        examples=[
+            OpenApiExample(
+                "Already at the station",
+                response_only=True,
+                status_codes=["409"],
+                value={
+                    "code": "wrong_status",
+                    "detail": "Parcel SP123456789SG cannot be cancelled: it is already on the "
+                    "shelf, in slot A-07.",
+                },
+            )
+        ],
         request=None,
         parameters=[IDEMPOTENCY_HEADER],
         responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (401, 404, 409, 429)}},
@@ -521,6 +584,16 @@ class WebhookListView(PartnerAPIView):
         operation_id="webhooks_create",
         summary="Register a webhook endpoint",
         description="The response carries the signing secret, shown only now.",
+        examples=[
+            OpenApiExample(
+                "Pickups and returns",
+                request_only=True,
+                value={
+                    "url": "https://partner.example/hooks/stationkeeper",
+                    "events": ["parcel.picked_up", "parcel.return_due", "parcel.returned"],
+                },
+            )
+        ],
         request=s.WebhookInput,
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
