@@ -234,6 +234,9 @@ SPECTACULAR_SETTINGS = {
 }
 # Partners' webhook URLs must be https, except where a test or a local setup allows http.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
+# ... and must not resolve to private or local addresses, except where a test or a local setup
+# posts to a server on this machine.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # --- Celery -------------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport under var/broker, so `make run` needs no
@@ -266,6 +269,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-notices": {"task": "parcels.tasks.send_due_notices", "schedule": 60.0},
     "sweep-overdue": {"task": "parcels.tasks.sweep_overdue", "schedule": 300.0},
     "deliver-due-webhooks": {"task": "partners.tasks.deliver_due_webhooks", "schedule": 30.0},
+    "prune-idempotency-records": {
+        "task": "partners.tasks.prune_idempotency_records",
+        "schedule": 3600.0,
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

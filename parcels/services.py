@@ -761,6 +761,9 @@ def parcels_announce_batch(
                     {"tracking_number": [_("Already announced to another station.")]},
                 )
             else:
+                if found.announced_at is None:
+                    # A station took it in unannounced: this announcement confirms it.
+                    found = _confirm_unannounced(found, actor=actor)
                 results[index] = {"status": "exists", "parcel": found}
             continue
         if number in to_create:
@@ -802,7 +805,11 @@ def parcels_announce_batch(
         with transaction.atomic():
             # Race: a concurrent request may insert some of the same numbers; those rows are
             # skipped here and reported as existing below.
-            Parcel.objects.bulk_create([p for _i, p in to_create.values()], ignore_conflicts=True)
+            # In tracking-number order, so two batches with overlapping numbers take the unique
+            # index's locks in the same order and cannot deadlock.
+            Parcel.objects.bulk_create(
+                [p for _n, (_i, p) in sorted(to_create.items())], ignore_conflicts=True
+            )
             saved = {
                 p.tracking_number: p
                 for p in Parcel.objects.filter(partner=partner, tracking_number__in=list(to_create))
@@ -821,10 +828,18 @@ def parcels_announce_batch(
                 ]
             )
         created_numbers = {p.tracking_number for p in created}
-        for number, (index, _parcel) in to_create.items():
+        for number, (index, wanted) in to_create.items():
+            found = saved[number]
+            if number not in created_numbers and found.station_id != wanted.station_id:
+                # Race: a concurrent request announced it to another station first.
+                results[index] = _item_error(
+                    "already_announced",
+                    {"tracking_number": [_("Already announced to another station.")]},
+                )
+                continue
             results[index] = {
                 "status": "created" if number in created_numbers else "exists",
-                "parcel": saved[number],
+                "parcel": found,
             }
     return results
 

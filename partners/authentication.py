@@ -64,19 +64,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class PartnerScopedMixin:
-    """Runs every API request in the caller's partner scope (entered after authentication,
-    left when the response is final)."""
+    """Runs every API request in the caller's partner scope: entered after authentication, and
+    always left when the request ends, whatever happened (an unhandled error included), so no
+    scope outlives its request on a server thread."""
+
+    def dispatch(self, request, *args: object, **kwargs: object):
+        self._scope = ExitStack()
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            self._scope.close()
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)
-        self._scope = ExitStack()
         self._scope.enter_context(partner_scope(request.user.partner.pk))
-
-    def finalize_response(self, request: Request, response, *args: object, **kwargs: object):
-        stack = getattr(self, "_scope", None)
-        if stack is not None:
-            stack.close()
-        return super().finalize_response(request, response, *args, **kwargs)
 
     @property
     def partner(self) -> Partner:

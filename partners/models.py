@@ -195,6 +195,10 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(default=timezone.now)
+    # Queued for the worker until then (the beat sweep does not queue it again meanwhile).
+    queued_until = models.DateTimeField(null=True, blank=True)
+    # A worker is posting it until then (a second worker leaves it alone).
+    leased_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

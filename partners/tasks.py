@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -10,6 +12,7 @@ from . import webhooks
 
 @shared_task
 def deliver_webhook(delivery_id: int) -> str:
+    # Soft time limits cannot strand a delivery: its in-flight lease lapses and beat retries it.
     return webhooks.deliver(delivery_id)
 
 
@@ -20,3 +23,14 @@ def deliver_due_webhooks() -> int:
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)
+
+
+@shared_task
+def prune_idempotency_records() -> int:
+    """Beat, hourly: Idempotency-Key answers are kept for 24 hours."""
+    from .models import IdempotencyRecord
+
+    deleted, _rows = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - timedelta(hours=24)
+    ).delete()
+    return deleted

@@ -17,17 +17,21 @@ and the partner's technical contact is e-mailed.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -128,57 +132,121 @@ def signature_header(endpoint: WebhookEndpoint, msg_id: str, at: dt.datetime, bo
     return " ".join(Webhook(s).sign(msg_id, at, body) for s in secrets)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a new address to post to (it could point anywhere)."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+class UnsafeUrl(ValueError):
+    pass
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs a partner must not make us call: not https (unless allowed), or a host that
+    resolves to a private, loopback, link-local or otherwise non-public address."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and settings.WEBHOOK_ALLOW_HTTP):
+        raise UnsafeUrl("Use an https:// URL.")
+    if not parts.hostname:
+        raise UnsafeUrl("The URL has no host.")
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError:
+        raise UnsafeUrl("The host name does not resolve.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UnsafeUrl("The host resolves to a private or local address.")
+
+
 def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str]:
-    request = urllib.request.Request(  # noqa: S310 - the partner's registered https URL
+    request = urllib.request.Request(  # noqa: S310 - checked by check_url just before
         url, data=body.encode(), method="POST", headers=headers
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, ""
     except urllib.error.HTTPError as exc:
         exc.close()  # the error carries the open response
         return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:300]
+    except Exception as exc:  # any failure to talk to the endpoint is one failed attempt
+        reason = getattr(exc, "reason", "") or exc
+        return None, f"{type(exc).__name__}: {reason}"[:300]
 
 
-def deliver(delivery_id: int) -> str:
-    """POST one delivery if it is pending; returns its status afterwards. Safe to run twice."""
+def deliver(delivery_id: int, *, now: dt.datetime | None = None) -> str:
+    """POST one delivery if it is pending and due; returns its status afterwards.
+
+    Safe to run twice: the claim (a short transaction) takes an in-flight lease and checks the
+    delivery is due, so a second run posts nothing and uses up no retry. The POST itself runs
+    outside any transaction; its outcome is recorded in a second short one.
+    """
+    now = now or timezone.now()
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(of=("self",))
+            WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("message", "endpoint__partner")
             .filter(pk=delivery_id)
             .first()
         )
-        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
-            return delivery.status if delivery else "missing"
+        if delivery is None:
+            return "busy"
+        if delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery.status
+        # Race: not due yet (a retry is scheduled), or another worker is posting it right now.
+        if delivery.due_at > now or (delivery.leased_until and delivery.leased_until > now):
+            return delivery.status
         endpoint, message = delivery.endpoint, delivery.message
-        now = timezone.now()
         if not endpoint.active:
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.last_error = "endpoint switched off"
             delivery.save(update_fields=["status", "last_error"])
             return delivery.status
-        body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Stationkeeper-Webhooks/1",
-            "webhook-id": message.msg_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature_header(endpoint, message.msg_id, now, body),
-        }
-        started = time.perf_counter()
+        delivery.leased_until = now + dt.timedelta(seconds=TIMEOUT_SECONDS + 30)
+        delivery.save(update_fields=["leased_until"])
+
+    body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Stationkeeper-Webhooks/1",
+        "webhook-id": message.msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature_header(endpoint, message.msg_id, now, body),
+    }
+    started = time.perf_counter()
+    try:
+        check_url(endpoint.url)  # again at send time: the name may resolve elsewhere by now
+    except UnsafeUrl as exc:
+        status_code, error, permanent = None, str(exc), True
+    else:
         status_code, error = _post(endpoint.url, body, headers)
+        permanent = False
+    duration_ms = int((time.perf_counter() - started) * 1000)
+
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint__partner")
+            .get(pk=delivery_id)
+        )
         DeliveryAttempt.objects.create(
             delivery=delivery,
             attempted_at=now,
             status_code=status_code,
             error=error,
-            duration_ms=int((time.perf_counter() - started) * 1000),
+            duration_ms=duration_ms,
         )
         delivery.attempts += 1
         delivery.last_status_code = status_code
+        # The attempt is over: no longer in flight, no longer waiting in the queue.
+        delivery.leased_until = delivery.queued_until = None
         if status_code is not None and 200 <= status_code < 300:
             delivery.status = WebhookDelivery.Status.DELIVERED
             delivery.delivered_at = now
@@ -189,7 +257,9 @@ def deliver(delivery_id: int) -> str:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
                 consecutive_failures=F("consecutive_failures") + 1
             )
-            if delivery.attempts > len(RETRY_SCHEDULE):
+            if permanent:
+                delivery.status = WebhookDelivery.Status.FAILED
+            elif delivery.attempts > len(RETRY_SCHEDULE):
                 delivery.status = WebhookDelivery.Status.FAILED
                 _switch_off(endpoint, reason=f"every attempt for a day failed (last: {error})")
             else:
@@ -199,6 +269,8 @@ def deliver(delivery_id: int) -> str:
                 "status",
                 "attempts",
                 "due_at",
+                "leased_until",
+                "queued_until",
                 "last_status_code",
                 "last_error",
                 "delivered_at",
@@ -235,11 +307,12 @@ def claim_due(
         ids = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True)
             .filter(status=WebhookDelivery.Status.PENDING, due_at__lte=now)
+            .filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
             .order_by("due_at")
             .values_list("pk", flat=True)[:limit]
         )
         if ids:
-            WebhookDelivery.objects.filter(pk__in=ids).update(due_at=now + lease)
+            WebhookDelivery.objects.filter(pk__in=ids).update(queued_until=now + lease)
     return ids
 
 

@@ -51,7 +51,9 @@ class AnnounceInput(serializers.Serializer):
     recipient_phone = serializers.CharField(
         max_length=32, help_text="E.164 (+6591234567) or local to the network's default region."
     )
-    recipient_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    recipient_email = serializers.EmailField(
+        max_length=254, required=False, allow_blank=True, default=""
+    )
     language = serializers.ChoiceField(
         choices=Parcel.Language.choices,
         default=Parcel.Language.EN,
@@ -183,8 +185,12 @@ class WebhookInput(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
 
     def validate_url(self, value: str) -> str:
-        if not value.startswith("https://") and not settings.WEBHOOK_ALLOW_HTTP:
-            raise serializers.ValidationError("Use an https:// URL.")
+        from partners.webhooks import UnsafeUrl, check_url
+
+        try:
+            check_url(value)
+        except UnsafeUrl as exc:
+            raise serializers.ValidationError(str(exc)) from None
         return value
 
 
@@ -243,7 +249,7 @@ class InvoiceLineOutput(serializers.Serializer):
 
 
 class InvoiceOutput(serializers.Serializer):
-    month = serializers.CharField(help_text="YYYY-MM (UTC)")
+    month = serializers.CharField(help_text="YYYY-MM, in each station's time zone")
     totals = serializers.DictField(
         child=serializers.IntegerField(), help_text="Currency → total in minor units."
     )
@@ -260,3 +266,9 @@ class DeliveryPage(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = DeliveryOutput(many=True)
+
+
+class StationPage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StationOutput(many=True)

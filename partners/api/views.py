@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -88,7 +89,26 @@ class PartnerAPIView(PartnerScopedMixin, APIView):
 
 
 def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
-    """POSTs with an `Idempotency-Key` header: the first response is stored and replayed."""
+    """POSTs with an `Idempotency-Key` header: the first response is stored for 24 hours and
+    replayed for a repeat. The key is claimed before the work starts, so concurrent repeats
+    cannot both do it: the later ones are told the first is still in progress."""
+
+    def conflict(code: str, detail: str) -> Response:
+        return Response({"code": code, "detail": detail}, status=status.HTTP_409_CONFLICT)
+
+    def replay(stored: IdempotencyRecord, digest: str) -> Response:
+        if stored.request_hash != digest:
+            return conflict(
+                "idempotency_key_reused", "This Idempotency-Key was used for a different request."
+            )
+        if stored.status_code == 0:
+            return conflict(
+                "idempotency_key_in_progress",
+                "A request with this Idempotency-Key is still being handled; retry shortly.",
+            )
+        response = Response(stored.body, status=stored.status_code)
+        response["Idempotent-Replayed"] = "true"
+        return response
 
     @wraps(method)
     def wrapper(self: PartnerAPIView, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -100,32 +120,25 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
         digest = hashlib.sha256(
             request.method.encode() + request.path.encode() + request.body
         ).hexdigest()
-        stored = IdempotencyRecord.objects.filter(partner=self.partner, key=key).first()
-        if stored is not None:
-            if stored.request_hash != digest:
-                return Response(
-                    {
-                        "code": "idempotency_key_reused",
-                        "detail": "This Idempotency-Key was used for a different request.",
-                    },
-                    status=status.HTTP_409_CONFLICT,
+        try:
+            with transaction.atomic():
+                # Race: the unique (partner, key) constraint lets exactly one request claim it.
+                record = IdempotencyRecord.objects.create(
+                    partner=self.partner, key=key, request_hash=digest, status_code=0, body={}
                 )
-            response = Response(stored.body, status=stored.status_code)
-            response["Idempotent-Replayed"] = "true"
-            return response
-        response = method(self, request, *args, **kwargs)
-        if response.status_code < 500:
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(
-                        partner=self.partner,
-                        key=key,
-                        request_hash=digest,
-                        status_code=response.status_code,
-                        body=json.loads(json.dumps(response.data, default=str)),
-                    )
-            except IntegrityError:
-                pass  # Race: a concurrent repeat stored it first; both answers are the same.
+        except IntegrityError:
+            return replay(IdempotencyRecord.objects.get(partner=self.partner, key=key), digest)
+        try:
+            response = method(self, request, *args, **kwargs)
+        except BaseException:
+            record.delete()  # nothing was answered: a retry may try again
+            raise
+        if response.status_code >= 500:
+            record.delete()
+        else:
+            record.status_code = response.status_code
+            record.body = json.loads(json.dumps(response.data, default=str))
+            record.save(update_fields=["status_code", "body"])
         return response
 
     return wrapper
@@ -469,21 +482,26 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
+class StationPagination(CursorPagination):
+    ordering = "slug"
+    page_size = 200
+
+
 class StationListView(PartnerAPIView):
     MAX_RESULTS = 200
 
     @extend_schema(
         operation_id="stations_list",
         summary="Active stations, with free capacity now",
-        description="With `near`, only stations within `radius_km` (default 3), nearest first; "
-        "otherwise by name. At most 200 results.",
+        description="With `near`, the stations within `radius_km` (default 3), nearest first "
+        "(at most 200, no further pages); otherwise all active stations by slug, 200 a page.",
         parameters=[
             OpenApiParameter(
                 "near", OpenApiTypes.STR, description="`lat,lng`, e.g. 1.2852,103.8316"
             ),
             OpenApiParameter("radius_km", OpenApiTypes.FLOAT, description="0.1–50, default 3."),
         ],
-        responses={200: s.StationOutput(many=True), **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={200: s.StationPage, **{k: ERRORS[k] for k in (400, 401, 429)}},
     )
     def get(self, request: Request) -> Response:
         stations = Station.objects.filter(status=Station.Status.ACTIVE)
@@ -499,14 +517,16 @@ class StationListView(PartnerAPIView):
                 longitude__range=(point[1] - dlng, point[1] + dlng),
             )
             rows = []
-            for station in stations[:5000]:
+            for station in stations.order_by("pk")[:5000]:
                 d = _distance_km(*point, float(station.latitude), float(station.longitude))
                 if d <= radius:
                     rows.append((d, station))
             rows.sort(key=lambda r: (r[0], r[1].name))
             rows = rows[: self.MAX_RESULTS]
         else:
-            rows = [(None, st) for st in stations.order_by("name")[: self.MAX_RESULTS]]
+            paginator = StationPagination()
+            page = paginator.paginate_queryset(stations, request, view=self)
+            rows = [(None, st) for st in page]
         # Free capacity is network information (no parcel details), so it counts every partner's
         # parcels on the shelf, outside this partner's scope: one grouped query for the page.
         on_shelf = dict(
@@ -533,7 +553,10 @@ class StationListView(PartnerAPIView):
             }
             for d, st in rows
         ]
-        return Response(s.StationOutput(data, many=True).data)
+        results = s.StationOutput(data, many=True).data
+        if near:
+            return Response({"next": None, "previous": None, "results": results})
+        return paginator.get_paginated_response(results)
 
     @staticmethod
     def _point(near: str, radius_text: str) -> tuple[tuple[float, float], float]:
@@ -721,7 +744,7 @@ class InvoiceView(PartnerAPIView):
         operation_id="invoices_retrieve",
         summary="What you owe the stations for a month",
         description="Handover and return fees per station and currency, in minor units, summed "
-        "in the database. The month runs in UTC.",
+        "in the database. Each station's month runs in its own time zone.",
         parameters=[
             OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM; default this month.")
         ],
@@ -730,12 +753,23 @@ class InvoiceView(PartnerAPIView):
     def get(self, request: Request) -> Response:
         month = request.query_params.get("month") or timezone.now().strftime("%Y-%m")
         try:
-            start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC)
+            first = dt.datetime.strptime(month, "%Y-%m").date()
+            if not 2000 <= first.year <= 2100:
+                raise ValueError
         except ValueError:
-            raise ValidationError({"month": ["Use YYYY-MM, e.g. 2026-11."]}) from None
-        end = (start + dt.timedelta(days=32)).replace(day=1)
+            raise ValidationError({"month": ["Use YYYY-MM between 2000 and 2100."]}) from None
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        # Each station's own calendar month, as on its earnings page: one range per time zone.
+        in_month = Q()
+        for tz_name in Station.objects.values_list("timezone", flat=True).distinct():
+            tz = zoneinfo.ZoneInfo(tz_name)
+            in_month |= Q(
+                station__timezone=tz_name,
+                created_at__gte=dt.datetime.combine(first, dt.time.min, tzinfo=tz),
+                created_at__lt=dt.datetime.combine(following, dt.time.min, tzinfo=tz),
+            )
         rows = (
-            LedgerLine.objects.filter(created_at__gte=start, created_at__lt=end)
+            LedgerLine.objects.filter(in_month)
             .values("station__slug", "currency")
             .annotate(
                 handovers=Count("pk", filter=Q(kind="handover")),

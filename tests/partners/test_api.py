@@ -244,7 +244,7 @@ def test_stations_near_a_point_nearest_first_with_free_capacity(api, partner, on
     on_shelf(here)
     on_shelf(here)
     response = api.get("/api/v1/stations/", {"near": "1.2852,103.8316", "radius_km": "3"})
-    rows = response.json()
+    rows = response.json()["results"]
     assert [r["slug"] for r in rows] == ["here", "near"]
     assert rows[0]["free_capacity"] == 8 and rows[1]["free_capacity"] == 5
     assert rows[0]["distance_km"] < 0.01 < rows[1]["distance_km"] < 1.2
@@ -303,3 +303,76 @@ def test_docs_and_schema_work_offline(client):
 )
 def test_updated_since_takes_any_offset(api, since, expected):
     assert api.get("/api/v1/parcels/", {"updated_since": since}).status_code == expected
+
+
+def test_all_stations_page_with_a_cursor(api):
+    for i in range(5):
+        make_station(f"S{i}")
+    from partners.api.views import StationPagination
+
+    StationPagination.page_size, old = 2, StationPagination.page_size
+    try:
+        page = api.get("/api/v1/stations/").json()
+        seen = [r["slug"] for r in page["results"]]
+        while page["next"]:
+            page = api.get(page["next"]).json()
+            seen += [r["slug"] for r in page["results"]]
+    finally:
+        StationPagination.page_size = old
+    assert seen == [f"s{i}" for i in range(5)]
+
+
+def test_invoice_month_runs_in_the_stations_time_zone(api, station, on_shelf, clerk):
+    import datetime as dt
+
+    from stations.models import LedgerLine
+
+    parcel = on_shelf(station)
+    with station_scope(station.pk):
+        services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
+        # 1 March 02:00 in Singapore is still February in UTC.
+        LedgerLine.objects.filter(parcel=parcel).update(
+            created_at=dt.datetime(2026, 2, 28, 18, 0, tzinfo=dt.UTC)
+        )
+    assert api.get("/api/v1/invoices/", {"month": "2026-03"}).json()["totals"] == {"SGD": 45}
+    assert api.get("/api/v1/invoices/", {"month": "2026-02"}).json()["totals"] == {}
+    assert api.get("/api/v1/invoices/", {"month": "9999-12"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repeats_with_one_idempotency_key_do_the_work_once(partner, monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    from partners.authentication import ApiKeyRateThrottle
+    from partners.models import WebhookEndpoint
+    from partners.services import api_key_create
+
+    # Not a throttling test: keep the threads off the cache (each would open its own Redis pool).
+    monkeypatch.setattr(ApiKeyRateThrottle, "allow_request", lambda self, request, view: True)
+    _key, raw = api_key_create(partner=partner)
+    codes, barrier = [], threading.Barrier(4)
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+        try:
+            barrier.wait(timeout=10)
+            response = client.post(
+                "/api/v1/webhooks/",
+                {"url": "https://partner.example/h", "events": ["parcel.picked_up"]},
+                format="json",
+                headers={"Idempotency-Key": "one"},
+            )
+            codes.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert WebhookEndpoint.objects.count() == 1
+    assert codes.count(201) >= 1 and set(codes) <= {201, 409}

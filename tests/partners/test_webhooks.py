@@ -70,8 +70,9 @@ def verify_like_a_partner(secret: str, received: dict) -> dict:
 
 
 def run_due(now=None) -> None:
-    for delivery_id in webhooks.claim_due(now=now or timezone.now()):
-        webhooks.deliver(delivery_id)
+    now = now or timezone.now()
+    for delivery_id in webhooks.claim_due(now=now):
+        webhooks.deliver(delivery_id, now=now)
 
 
 def test_a_failed_delivery_is_retried_then_delivered_once(
@@ -204,18 +205,81 @@ def test_https_is_required_outside_tests(api, settings):
     }
 
 
-def test_the_outbox_row_is_written_with_the_change_or_not_at_all(
-    api, station, announce, clerk, receiver
-):
-    from parcels.exceptions import WrongStatus
+def test_the_outbox_row_is_written_with_the_change_or_not_at_all(api, station, announce, receiver):
+    from django.db import transaction
 
     hook = receiver()
     api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.cancelled"]}, format="json")
     parcel = announce(station)
-    with station_scope(station.pk):
-        services.parcel_check_in(
-            station=station, tracking_number=parcel.tracking_number, actor=clerk
-        )
-    with network_scope(), pytest.raises(WrongStatus):
+    with network_scope(), pytest.raises(RuntimeError), transaction.atomic():
         services.parcel_cancel(parcel=parcel, actor=None)
-    assert not WebhookDelivery.objects.exists()
+        assert WebhookDelivery.objects.count() == 1  # written inside the change's transaction
+        raise RuntimeError("the change fails after the move")
+    assert not WebhookDelivery.objects.exists()  # ... and gone with it
+    with network_scope():
+        services.parcel_cancel(parcel=parcel, actor=None)
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_running_a_delivery_twice_posts_once_and_keeps_the_retry_budget(
+    api, station, on_shelf, receiver
+):
+    hook = receiver(answers=[500])
+    api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.checked_in"]}, format="json")
+    on_shelf(station)
+    delivery = WebhookDelivery.objects.get()
+    now = timezone.now()
+    assert webhooks.deliver(delivery.pk, now=now) == "pending"
+    assert webhooks.deliver(delivery.pk, now=now) == "pending"  # the task delivered again
+    delivery.refresh_from_db()
+    assert (delivery.attempts, len(hook.received)) == (1, 1)
+
+
+def test_retries_span_more_than_a_day():
+    assert sum(webhooks.RETRY_SCHEDULE, dt.timedelta()) >= dt.timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://localhost:6379/",
+        "https://10.0.0.5/hook",
+        "https://[::1]/hook",
+        "http://partner.example/hook",
+    ],
+)
+def test_private_addresses_and_plain_http_are_refused(api, settings, url):
+    settings.WEBHOOK_ALLOW_HTTP = False
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = api.post(
+        "/api/v1/webhooks/", {"url": url, "events": ["parcel.picked_up"]}, format="json"
+    )
+    assert response.status_code == 400 and "url" in response.json()["errors"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_redirects_are_not_followed(api, station, on_shelf, receiver):
+    hook = receiver(answers=[302])
+    api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.checked_in"]}, format="json")
+    on_shelf(station)
+    run_due()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == ("pending", 302)
+    assert len(hook.received) == 1
+
+
+def test_another_partners_webhooks_are_404(api, other_api, receiver):
+    hook = receiver()
+    created = api.post(
+        "/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.picked_up"]}, format="json"
+    ).json()
+    n = created["id"]
+    assert (
+        other_api.patch(f"/api/v1/webhooks/{n}/", {"active": False}, format="json").status_code
+        == 404
+    )
+    assert other_api.delete(f"/api/v1/webhooks/{n}/").status_code == 404
+    assert other_api.post(f"/api/v1/webhooks/{n}/rotate-secret/").status_code == 404
+    assert other_api.get(f"/api/v1/webhooks/{n}/deliveries/").status_code == 404
+    assert WebhookEndpoint.objects.get(pk=n).active
