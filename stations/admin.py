@@ -10,8 +10,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
-from .models import LedgerLine, Membership, Station, User
+from . import earnings, services
+from .models import LedgerLine, Membership, Statement, Station, User
 
 
 @admin.register(User)
@@ -153,11 +153,138 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AdjustmentForm(forms.ModelForm):
+    """Admins add corrections only; handover and return lines come from the services."""
+
+    tracking_number = forms.CharField(
+        label=_("Parcel tracking number"),
+        required=False,
+        help_text=_("Optional: the parcel the correction is about."),
+    )
+
+    class Meta:
+        model = LedgerLine
+        fields = ["station", "partner", "amount", "currency", "reason"]
+        help_texts = {"amount": _("In minor units (cents); negative to take money back.")}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = True
+
+    def clean(self) -> dict:
+        data = super().clean()
+        number = (data.get("tracking_number") or "").strip().upper()
+        data["parcel_id"] = None
+        if number and data.get("station") and data.get("partner"):
+            from parcels.models import Parcel
+
+            # The admin runs in the network scope (AdminScopeMiddleware).
+            found = (
+                Parcel.objects.filter(
+                    station=data["station"], partner=data["partner"], tracking_number=number
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if found is None:
+                self.add_error("tracking_number", _("No such parcel at this station."))
+            data["parcel_id"] = found
+        return data
+
+
 @admin.register(LedgerLine)
-class LedgerLineAdmin(ReadOnlyAdmin):
+class LedgerLineAdmin(admin.ModelAdmin):
     list_display = ["created_at", "station", "partner", "parcel", "kind", "amount", "currency"]
     list_filter = ["kind", "currency", "partner"]
     search_fields = ["parcel__tracking_number", "station__name"]
     list_select_related = ["station", "partner", "parcel"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    form = AdjustmentForm
+    autocomplete_fields = ["station"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # lines are immutable: a correction is a new line
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: LedgerLine, form: object, change: bool) -> None:
+        line = earnings.ledger_adjust(
+            station=obj.station,
+            partner_id=obj.partner_id,
+            parcel_id=form.cleaned_data.get("parcel_id"),
+            amount=obj.amount,
+            currency=obj.currency,
+            reason=obj.reason,
+            created_by=request.user,
+        )
+        obj.pk, obj.kind, obj.created_at = line.pk, line.kind, line.created_at
+
+
+class PayoutForm(forms.Form):
+    payout_reference = forms.CharField(
+        label=_("Payout reference (bank transfer id)"), max_length=120
+    )
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    list_display = ["month", "station", "currency", "total", "handovers", "returns", "paid_at"]
+    list_filter = [("paid_at", admin.EmptyFieldListFilter), "month", "currency"]
+    search_fields = ["station__name", "payout_reference"]
+    list_select_related = ["station"]
+    readonly_fields = [
+        "station",
+        "month",
+        "currency",
+        "handovers",
+        "handover_total",
+        "returns",
+        "return_total",
+        "adjustment_total",
+        "total",
+        "created_at",
+        "paid_at",
+        "payout_reference",
+    ]
+    actions = ["mark_paid"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description=_("Mark the selected statements paid"), permissions=["change"])
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Statement]) -> HttpResponse | None:
+        form = PayoutForm(request.POST if "payout_confirmed" in request.POST else None)
+        if form.is_valid():
+            self._apply(request, queryset, form.cleaned_data["payout_reference"])
+            return None
+        return TemplateResponse(
+            request,
+            "admin/stations/statement/mark_paid.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Mark statements paid"),
+                "opts": self.model._meta,
+                "statements": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Statement], reference: str) -> None:
+        done = 0
+        for st in queryset:
+            try:
+                earnings.statement_mark_paid(statement=st, reference=reference)
+                done += 1
+            except earnings.EarningsError as exc:
+                self.message_user(request, f"{st}: {exc}", messages.WARNING)
+        if done:
+            self.message_user(
+                request, _("%(n)d statements marked paid.") % {"n": done}, messages.SUCCESS
+            )

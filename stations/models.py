@@ -256,13 +256,19 @@ class LedgerLine(models.Model):
     class Kind(models.TextChoices):
         HANDOVER = "handover", _("Handover")
         RETURN = "return", _("Return")
+        ADJUSTMENT = "adjustment", _("Correction")
 
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="ledger_lines")
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.PROTECT, related_name="ledger_lines"
     )
     parcel = models.ForeignKey(
-        "parcels.Parcel", on_delete=models.PROTECT, related_name="ledger_lines"
+        "parcels.Parcel",
+        on_delete=models.PROTECT,
+        related_name="ledger_lines",
+        null=True,
+        blank=True,
+        help_text=_("The parcel it is for; a correction may concern none."),
     )
     tariff = models.ForeignKey(
         "partners.Tariff",
@@ -275,6 +281,12 @@ class LedgerLine(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
+    reason = models.CharField(
+        _("reason"), max_length=300, blank=True, help_text=_("Why, for a correction.")
+    )
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(_("created at"), default=now)
 
     objects = ScopedManager(station="station", partner="partner")
@@ -306,3 +318,44 @@ class LedgerLine(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Ledger lines are immutable; add a correcting line instead.")
+
+
+class Statement(models.Model):
+    """A station's earnings for one calendar month (its own time zone) in one currency.
+
+    Written once when the month is closed, with totals summed in the database; the lines it covers
+    are the ledger lines of that month. Admins record the payout.
+    """
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="statements")
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    currency = models.CharField(_("currency"), max_length=3)
+    handovers = models.PositiveIntegerField(_("handovers"), default=0)
+    handover_total = models.BigIntegerField(_("handover fees"), default=0)
+    returns = models.PositiveIntegerField(_("returns"), default=0)
+    return_total = models.BigIntegerField(_("return fees"), default=0)
+    adjustment_total = models.BigIntegerField(_("corrections"), default=0)
+    total = models.BigIntegerField(_("total (minor units)"))
+    created_at = models.DateTimeField(default=now)
+    mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payout_reference = models.CharField(_("payout reference"), max_length=120, blank=True)
+
+    objects = ScopedManager(station="station")
+
+    class Meta:
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "month", "currency"], name="statement_station_month_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["month", "paid_at"], name="statement_month_paid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.station} {self.month:%Y-%m} {self.currency}"
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None

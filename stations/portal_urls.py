@@ -25,4 +25,7 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("settings/", views.station_settings, name="settings"),
+    path("earnings/", views.earnings, name="earnings"),
+    path("earnings.csv", views.earnings_csv, name="earnings_csv"),
+    path("earnings/statements/<int:statement_id>/", views.statement, name="statement"),
 ]

@@ -88,3 +88,53 @@ def send_invitation(invitation_id: int) -> None:
         Invitation.objects.filter(pk=invitation.pk).update(mailed_at=None)
         raise
     logger.info("invitation %s mailed", invitation.pk)
+
+
+@shared_task
+def close_previous_month() -> int:
+    """Beat, daily: close last month's statements once the month is over everywhere."""
+    from stations.tenancy import network_scope
+
+    from .earnings import month_to_close, statements_close_month
+
+    month = month_to_close(timezone.now())
+    if month is None:
+        return 0
+    with network_scope():
+        return statements_close_month(month=month)
+
+
+@shared_task(**_RETRY)
+def send_statements(month_iso: str) -> int:
+    """E-mail each owner the month's statement, once per statement (claimed before sending)."""
+    import datetime as dt
+
+    from stations.tenancy import network_scope
+
+    from .models import Statement
+
+    month = dt.date.fromisoformat(month_iso)
+    sent = 0
+    with network_scope():
+        pending = list(
+            Statement.objects.filter(month=month, mailed_at__isnull=True)
+            .select_related("station")
+            .order_by("pk")
+        )
+        for statement in pending:
+            if not Statement.objects.filter(pk=statement.pk, mailed_at__isnull=True).update(
+                mailed_at=timezone.now()
+            ):
+                continue
+            owners = list(
+                Membership.objects.filter(
+                    station=statement.station, role=Membership.Role.OWNER
+                ).values_list("user__email", flat=True)
+            )
+            if owners:
+                url = settings.SITE_URL + reverse(
+                    "stations:earnings", args=[statement.station.slug]
+                )
+                _send("statement", {"statement": statement, "earnings_url": url}, owners)
+                sent += 1
+    return sent

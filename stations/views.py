@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -184,3 +187,91 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             )
             return redirect("stations:dashboard", station_slug=invite.station.slug)
     return render(request, "stations/invitation.html", {"invitation": invite})
+
+
+@owner_required
+def earnings(request: HttpRequest, station_slug: str) -> HttpResponse:
+    """Owners only: this month, per partner, the last 30 days, every line, the statements."""
+    station = request.station
+    overview = selectors.earnings_overview(station=station)
+    series = overview["series"]
+    peak = max((amount for _day, amount in series), default=0) or 1
+    bars = []
+    for i, (day, amount) in enumerate(series):
+        height = round(96 * max(amount, 0) / peak, 1) if amount else 0
+        bars.append({"day": day, "amount": amount, "x": i * 10 + 1, "y": 100 - height, "h": height})
+    page = Paginator(selectors.ledger_page_lines(station=station), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "stations/earnings.html",
+        {
+            "station": station,
+            **overview,
+            "bars": bars,
+            "peak": peak,
+            "page": page,
+            "statements": selectors.statements_for(station=station),
+        },
+    )
+
+
+@owner_required
+def earnings_csv(request: HttpRequest, station_slug: str) -> StreamingHttpResponse:
+    """Every ledger line as CSV, streamed (a station may have hundreds of thousands)."""
+    station = request.station
+    tz = station.tzinfo
+    lines = (
+        selectors.ledger_page_lines(station=station)
+        .values_list(
+            "created_at",
+            "kind",
+            "partner__name",
+            "parcel__tracking_number",
+            "amount",
+            "currency",
+            "reason",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def rows():
+        yield writer.writerow(
+            ["time", "kind", "partner", "tracking_number", "amount", "currency", "reason"]
+        )
+        for created_at, kind, partner, tracking, amount, currency, reason in lines:
+            yield writer.writerow(
+                [
+                    created_at.astimezone(tz).isoformat(timespec="seconds"),
+                    kind,
+                    partner,
+                    tracking or "",
+                    f"{amount / 100:.2f}",
+                    currency,
+                    reason,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{station.slug}-earnings.csv"'
+    return response
+
+
+@owner_required
+def statement(request: HttpRequest, station_slug: str, statement_id: int) -> HttpResponse:
+    found = next(
+        (s for s in selectors.statements_for(station=request.station) if s.pk == statement_id),
+        None,
+    )
+    if found is None:
+        raise Http404
+    return render(
+        request, "stations/statement.html", {"station": request.station, "statement": found}
+    )

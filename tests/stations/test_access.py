@@ -21,6 +21,9 @@ STATION_URLS = [
     ("stations:staff", {}, True),
     ("stations:staff_remove", {"membership_id": "CLERK"}, True),
     ("stations:settings", {}, True),
+    ("stations:earnings", {}, True),
+    ("stations:earnings_csv", {}, True),
+    ("stations:statement", {"statement_id": "STATEMENT"}, True),
 ]
 
 
@@ -34,6 +37,18 @@ def hand_back(station, on_shelf, clerk):
         )
 
 
+def statement_for(station):
+    import datetime as dt
+
+    from stations.models import Statement
+    from stations.tenancy import network_scope
+
+    with network_scope():
+        return Statement.objects.get_or_create(
+            station=station, month=dt.date(2026, 10, 1), currency="SGD", defaults={"total": 0}
+        )[0]
+
+
 def urls_for(station, hand_back, clerk):
     for name, extra, owner_only in STATION_URLS:
         kwargs = {"station_slug": station.slug}
@@ -41,6 +56,7 @@ def urls_for(station, hand_back, clerk):
             kwargs[key] = {
                 "HB": hand_back.pk,
                 "CLERK": clerk.memberships.get(station=station).pk,
+                "STATEMENT": statement_for(station).pk,
             }[value]
         method = "post" if name.endswith("_remove") else "get"
         yield method, reverse(name, kwargs=kwargs), owner_only

@@ -1,0 +1,132 @@
+"""Station earnings: corrections, monthly statements and their payout. Writes only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from parcels.exceptions import DomainError
+
+from .models import LedgerLine, Statement, Station, User
+
+
+class EarningsError(DomainError):
+    code = "earnings_error"
+
+
+def month_bounds(month: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The start and end of a calendar month in a time zone, as aware datetimes."""
+    first = month.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return (
+        dt.datetime.combine(first, dt.time.min, tzinfo=tz),
+        dt.datetime.combine(following, dt.time.min, tzinfo=tz),
+    )
+
+
+def ledger_adjust(
+    *,
+    station: Station,
+    partner_id: int,
+    amount: int,
+    currency: str,
+    reason: str,
+    created_by: User,
+    parcel_id: int | None = None,
+) -> LedgerLine:
+    """A correction: a new line with a reason, never an edit of an old one."""
+    reason = reason.strip()
+    if not reason:
+        raise EarningsError(
+            _("Give the reason for the correction."), code="invalid", field="reason"
+        )
+    if amount == 0:
+        raise EarningsError(
+            _("A correction of zero changes nothing."), code="invalid", field="amount"
+        )
+    return LedgerLine.objects.create(
+        station=station,
+        partner_id=partner_id,
+        parcel_id=parcel_id,
+        kind=LedgerLine.Kind.ADJUSTMENT,
+        amount=amount,
+        currency=currency.upper(),
+        reason=reason[:300],
+        created_by=created_by,
+    )
+
+
+def statements_close_month(*, month: dt.date) -> int:
+    """Write the statements of `month` for every station that earned something in it.
+
+    Set-based: one aggregate query per time zone in use (a station's month is its own local one)
+    and one INSERT; safe to run again (the unique key skips statements already written). Returns
+    how many statements it wrote.
+    """
+    month = month.replace(day=1)
+    created = 0
+    with transaction.atomic():
+        for tz_name in Station.objects.values_list("timezone", flat=True).distinct():
+            start, end = month_bounds(month, zoneinfo.ZoneInfo(tz_name))
+            rows = (
+                LedgerLine.objects.filter(
+                    station__timezone=tz_name, created_at__gte=start, created_at__lt=end
+                )
+                .values("station_id", "currency")
+                .annotate(
+                    handovers=Count("pk", filter=Q(kind=LedgerLine.Kind.HANDOVER)),
+                    handover_total=Sum(
+                        "amount", filter=Q(kind=LedgerLine.Kind.HANDOVER), default=0
+                    ),
+                    returns=Count("pk", filter=Q(kind=LedgerLine.Kind.RETURN)),
+                    return_total=Sum("amount", filter=Q(kind=LedgerLine.Kind.RETURN), default=0),
+                    adjustment_total=Sum(
+                        "amount", filter=Q(kind=LedgerLine.Kind.ADJUSTMENT), default=0
+                    ),
+                    total=Sum("amount", default=0),
+                )
+                .order_by()
+            )
+            statements = [Statement(month=month, **row) for row in rows]
+            before = Statement.objects.filter(month=month).count()
+            Statement.objects.bulk_create(statements, ignore_conflicts=True, batch_size=2000)
+            created += Statement.objects.filter(month=month).count() - before
+        if created:
+            transaction.on_commit(lambda: _mail_statements(month))
+    return created
+
+
+def _mail_statements(month: dt.date) -> None:
+    from .tasks import send_statements
+
+    send_statements.delay(month.isoformat())
+
+
+def month_to_close(now: dt.datetime) -> dt.date | None:
+    """The month the beat task should close now: the previous one, once it has ended in every time
+    zone (from the 2nd of the month, UTC). None before that."""
+    today = now.astimezone(dt.UTC).date()
+    if today.day < 2:
+        return None
+    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def statement_mark_paid(*, statement: Statement, reference: str) -> Statement:
+    reference = reference.strip()
+    if not reference:
+        raise EarningsError(
+            _("Enter the payout reference."), code="invalid", field="payout_reference"
+        )
+    # Race: a conditional UPDATE, so a statement is marked paid once.
+    updated = Statement.objects.filter(pk=statement.pk, paid_at__isnull=True).update(
+        paid_at=timezone.now(), payout_reference=reference[:120]
+    )
+    statement.refresh_from_db()
+    if not updated:
+        raise EarningsError(_("This statement was already marked paid."), code="already_paid")
+    return statement
