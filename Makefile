@@ -54,6 +54,9 @@ bench: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
 bench: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
 bench: export EMAIL_URL ?= consolemail://
 bench: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
+bench: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
+bench: export DJANGO_SECURE_SSL_REDIRECT ?= 0
+bench: export DJANGO_STATIC_MANIFEST ?= 0
 bench: $(STAMP)
 	@mkdir -p var/bench
 	@$(PY) scripts/check_services.py
@@ -61,6 +64,7 @@ bench: $(STAMP)
 		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
 	$(PY) bench/sweep.py
 	$(PY) bench/announce.py
+	$(PY) bench/earnings.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -71,7 +71,7 @@ def statements_close_month(*, month: dt.date) -> int:
     month = month.replace(day=1)
     created = 0
     with transaction.atomic():
-        for tz_name in Station.objects.values_list("timezone", flat=True).distinct():
+        for tz_name in Station.objects.order_by().values_list("timezone", flat=True).distinct():
             start, end = month_bounds(month, zoneinfo.ZoneInfo(tz_name))
             rows = (
                 LedgerLine.objects.filter(

@@ -761,7 +761,7 @@ class InvoiceView(PartnerAPIView):
         following = (first + dt.timedelta(days=32)).replace(day=1)
         # Each station's own calendar month, as on its earnings page: one range per time zone.
         in_month = Q()
-        for tz_name in Station.objects.values_list("timezone", flat=True).distinct():
+        for tz_name in Station.objects.order_by().values_list("timezone", flat=True).distinct():
             tz = zoneinfo.ZoneInfo(tz_name)
             in_month |= Q(
                 station__timezone=tz_name,

@@ -210,3 +210,14 @@ def test_admin_adds_a_correction_and_marks_a_statement_paid(
     assert st.is_paid and st.payout_reference == "DBS-2026-11-02-0042"
     page = login(owner).get(reverse("stations:statement", args=[station.slug, st.pk])).text
     assert "DBS-2026-11-02-0042" in page
+
+
+def test_closing_a_month_queries_per_time_zone_not_per_station(partner):
+    from tests.conftest import make_station
+
+    october = dt.datetime(2026, 10, 15, 12, tzinfo=SGT)
+    for i in range(6):
+        put_lines(make_station(f"Many {i}"), partner, october, 45)
+    with network_scope(), CaptureQueriesContext(connection) as ctx:
+        assert earnings.statements_close_month(month=dt.date(2026, 10, 1)) == 6
+    assert len(ctx.captured_queries) <= 8, len(ctx.captured_queries)
