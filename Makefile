@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@echo "Installing dependencies into $(VENV) (log: $(VENV)/install.log) ..."
 	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e ".[dev]"; } \
 		> $(VENV)/install.log 2>&1 || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@test -f .env || printf '# Local development only (git ignores this file): manage.py runs in DEBUG.\nDJANGO_DEBUG=1\n' > .env
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -52,6 +53,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench
 bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
 bench: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
 bench: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
+bench: export DJANGO_DEBUG = 0
 bench: export EMAIL_URL ?= consolemail://
 bench: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
 bench: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
