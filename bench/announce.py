@@ -27,10 +27,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 
+from bench.common import fresh_database, save_result  # noqa: E402
 from parcels.models import Parcel  # noqa: E402
 from partners.models import Partner  # noqa: E402
 from partners.services import api_key_create  # noqa: E402
@@ -41,14 +39,7 @@ PORT = 8765
 
 
 def prepare() -> tuple[str, list[str]]:
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE partners_idempotencyrecord, partners_apikey, parcels_notice,"
-            " parcels_parcelevent, parcels_handover, stations_ledgerline, parcels_parcel,"
-            " parcels_handback, stations_membership, stations_station, partners_tariff,"
-            " partners_partner RESTART IDENTITY CASCADE"
-        )
+    fresh_database()
     partner = Partner.objects.create(name="Bench Carrier", slug="bench-carrier")
     Station.objects.bulk_create(
         Station(
@@ -189,9 +180,7 @@ def main() -> None:
         f"(batch p50 {result['batch_p50_ms']} ms, p95 {result['batch_p95_ms']} ms; "
         f"{args.clients} clients, {args.workers} gunicorn workers)"
     )
-    out = Path(settings.VAR_DIR) / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "announce.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("announce", result)
 
 
 if __name__ == "__main__":

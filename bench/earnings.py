@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
@@ -22,12 +21,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.common import fresh_database, save_result  # noqa: E402
 from partners.models import Partner  # noqa: E402
 from stations import earnings  # noqa: E402
 from stations.models import Membership, Statement, Station, User  # noqa: E402
@@ -35,14 +33,7 @@ from stations.tenancy import network_scope  # noqa: E402
 
 
 def prepare(stations: int, lines: int, big: int, month: dt.date) -> Station:
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE stations_statement, stations_ledgerline, parcels_notice,"
-            " parcels_parcelevent, parcels_handover, parcels_parcel, parcels_handback,"
-            " stations_membership, stations_station, partners_tariff, partners_apikey,"
-            " partners_idempotencyrecord, partners_partner RESTART IDENTITY CASCADE"
-        )
+    fresh_database()
     partners = [Partner.objects.create(name=f"Carrier {i}", slug=f"c{i}") for i in range(3)]
     Station.objects.bulk_create(
         Station(
@@ -146,9 +137,7 @@ def main() -> None:
         f"earnings page with {args.big:,} lines: median {result['earnings_page_median_ms']} ms, "
         f"{result['earnings_page_queries']} queries"
     )
-    out = Path(settings.VAR_DIR) / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "earnings.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("earnings", result)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ var/bench/sweep.json. Not part of the test run: `make bench`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,11 +24,10 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.common import fresh_database, save_result  # noqa: E402
 from parcels import services  # noqa: E402
 from parcels.models import Parcel  # noqa: E402
 from partners.models import Partner, Tariff  # noqa: E402
@@ -43,15 +41,7 @@ PER_STATION_ON_SHELF = 250  # capacity is 300: the shelf is never over-full
 def prepare(parcels: int, overdue: int) -> None:
     """A network of 1,600 stations and `parcels` parcels; `overdue` of those on the shelf are
     past their deadline, the rest of the shelf is not, and the remainder is picked-up history."""
-    if connection.vendor != "postgresql":
-        sys.exit("the benchmark needs PostgreSQL (DATABASE_URL)")
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cur:
-        cur.execute(
-            "TRUNCATE parcels_notice, parcels_parcelevent, parcels_handover, stations_ledgerline,"
-            " parcels_parcel, parcels_handback, stations_membership, stations_station,"
-            " partners_tariff, partners_partner RESTART IDENTITY CASCADE"
-        )
+    fresh_database()
     today = timezone.localdate()
     partners = [Partner.objects.create(name=f"Carrier {i}", slug=f"carrier-{i}") for i in range(3)]
     for p in partners:
@@ -180,9 +170,7 @@ def main() -> None:
         f"scaled to {args.overdue:,}: {naive_scaled:.0f} s "
         f"({result['speedup']}x slower than the sweep)"
     )
-    out = Path(settings.VAR_DIR) / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    save_result("sweep", result)
 
 
 if __name__ == "__main__":
