@@ -333,6 +333,8 @@ class Notice(models.Model):
         _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
     )
     due_at = models.DateTimeField(_("due at"))
+    # Queued for the worker until then: the beat sweep does not queue it again meanwhile.
+    queued_until = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -224,12 +225,14 @@ def _retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(60 * 2 ** (attempts - 1), 3600))
 
 
-def send(notice_id: int) -> str:
-    """Send one notice if it is still pending; returns its status afterwards.
+def send(notice_id: int, *, now: dt.datetime | None = None) -> str:
+    """Send one notice if it is pending and due; returns its status afterwards.
 
     Safe to call twice, at once or later: the row lock makes a second call wait, and it then finds
-    the notice sent. Transient failures set a later `due_at` for the sweep to retry.
+    the notice sent, or (after a transient failure) not due again yet, so a repeated task neither
+    sends twice nor uses up a retry. Transient failures set a later `due_at` for the sweep.
     """
+    now = now or timezone.now()
     with transaction.atomic():
         notice = (
             Notice.objects.select_for_update(of=("self",))
@@ -239,10 +242,13 @@ def send(notice_id: int) -> str:
         )
         if notice is None or notice.status != Notice.Status.PENDING:
             return notice.status if notice else "missing"
-        now = timezone.now()
+        # Race: a retry is scheduled for later; a duplicate of the failed run's task waits for it.
+        if notice.due_at > now:
+            return notice.status
+        notice.queued_until = None  # this run is the one the queue was waiting for
         if notice.parcel.status not in _STILL_RELEVANT[notice.kind]:
             notice.status = Notice.Status.SKIPPED
-            notice.save(update_fields=["status"])
+            notice.save(update_fields=["status", "queued_until"])
             return notice.status
         notice.attempts += 1
         try:
@@ -273,7 +279,9 @@ def send(notice_id: int) -> str:
             notice.status = Notice.Status.SENT
             notice.sent_at = now
             notice.last_error = ""
-        notice.save(update_fields=["status", "attempts", "due_at", "last_error", "sent_at"])
+        notice.save(
+            update_fields=["status", "attempts", "due_at", "queued_until", "last_error", "sent_at"]
+        )
         return notice.status
 
 
@@ -286,9 +294,10 @@ def claim_due(
         ids = list(
             Notice.objects.select_for_update(skip_locked=True)
             .filter(status=Notice.Status.PENDING, due_at__lte=now)
+            .filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
             .order_by("due_at")
             .values_list("pk", flat=True)[:limit]
         )
         if ids:
-            Notice.objects.filter(pk__in=ids).update(due_at=now + lease)
+            Notice.objects.filter(pk__in=ids).update(queued_until=now + lease)
     return ids

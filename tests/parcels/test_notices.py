@@ -32,9 +32,10 @@ def notices_of(parcel) -> dict[tuple[str, str], Notice]:
 
 
 def send_all_due(now=None):
+    now = now or timezone.now()
     with network_scope():
-        for notice_id in notices.claim_due(now=now or timezone.now()):
-            notices.send(notice_id)
+        for notice_id in notices.claim_due(now=now):
+            notices.send(notice_id, now=now)
 
 
 def test_check_in_schedules_pickup_reminder_and_final(station, on_shelf):
@@ -133,17 +134,41 @@ def test_transient_failures_retry_with_backoff_then_fail_for_good(station, on_sh
 
     monkeypatch.setattr(LocmemSmsBackend, "send", broken)
     delays = []
+    now = timezone.now()
     with network_scope():
         for _attempt in range(notices.MAX_ATTEMPTS):
-            before = timezone.now()
-            status = notices.send(notice.pk)
+            status = notices.send(notice.pk, now=now)
             notice.refresh_from_db()
             if status == "pending":
-                delays.append(round((notice.due_at - before).total_seconds() / 60))
+                delays.append(round((notice.due_at - now).total_seconds() / 60))
+                now = notice.due_at  # the sweep retries it when it falls due
         assert status == "failed" and notice.attempts == notices.MAX_ATTEMPTS
     assert delays == [1, 2, 4, 8, 16]
     assert notice.last_error == "SmsError: gateway unreachable: TimeoutError"
     assert "+65" not in notice.last_error
+
+
+def test_a_repeated_task_after_a_failure_neither_sends_nor_uses_a_retry(
+    station, on_shelf, monkeypatch
+):
+    parcel = on_shelf(station)
+    notice = notices_of(parcel)[("pickup", "sms")]
+    calls = []
+
+    def broken_once(self, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise SmsError("gateway unreachable: TimeoutError")
+        LocmemSmsBackend.outbox.append(kwargs)
+
+    monkeypatch.setattr(LocmemSmsBackend, "send", broken_once)
+    with network_scope():
+        assert notices.send(notice.pk) == "pending"
+        assert notices.send(notice.pk) == "pending"  # the same task, delivered again at once
+        notice.refresh_from_db()
+        assert (notice.attempts, len(calls)) == (1, 1)
+        assert notices.send(notice.pk, now=notice.due_at) == "sent"  # the retry, when due
+    assert len(LocmemSmsBackend.outbox) == 1
 
 
 def test_a_permanent_failure_is_not_retried(station, on_shelf, monkeypatch):
