@@ -29,11 +29,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
+
+from config import outbox
 
 from .models import Notice, Parcel
 
@@ -288,16 +289,5 @@ def send(notice_id: int, *, now: dt.datetime | None = None) -> str:
 def claim_due(
     *, now: dt.datetime, limit: int = 500, lease: dt.timedelta = dt.timedelta(minutes=5)
 ) -> list[int]:
-    """Pending notices that are due, leased for a while so the next sweep does not queue them
-    again while their tasks wait; if a worker dies, the lease runs out and they come back."""
-    with transaction.atomic():
-        ids = list(
-            Notice.objects.select_for_update(skip_locked=True)
-            .filter(status=Notice.Status.PENDING, due_at__lte=now)
-            .filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
-            .order_by("due_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            Notice.objects.filter(pk__in=ids).update(queued_until=now + lease)
-    return ids
+    """Pending Notice rows that are due, queued for the worker (see config.outbox)."""
+    return outbox.claim_due(Notice, now=now, limit=limit, lease=lease)

@@ -37,12 +37,13 @@ def _client_ip(request: HttpRequest) -> str:
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
 
 
-def _parcel_or_404(request: HttpRequest, token: str) -> Parcel:
+def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
+    """The parcel behind the token, or the 429 page for an address that probed too many."""
     key = f"pickup-probe:{_client_ip(request)}"
     if cache.get(key, 0) >= PROBE_LIMIT:
         response = render(request, "parcels/pickup_throttled.html", status=429)
         response["Retry-After"] = str(PROBE_WINDOW)
-        raise _Respond(response)
+        return response
     parcel = None
     if codes.token_from_scan(token) == token:
         # The token is the buyer's only key: look it up across the network (one indexed row),
@@ -56,21 +57,15 @@ def _parcel_or_404(request: HttpRequest, token: str) -> Parcel:
     return parcel
 
 
-class _Respond(Exception):  # a response carried out of a helper, not an error
-    def __init__(self, response: HttpResponse):
-        self.response = response
-
-
 def buyer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Find the parcel behind the token (404 and probing throttle included) and pass it on."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, token: str, **kwargs: object) -> HttpResponse:
-        try:
-            parcel = _parcel_or_404(request, token)
-        except _Respond as r:
-            return r.response
-        return view(request, token, parcel, **kwargs)
+        found = _parcel_or_404(request, token)
+        if isinstance(found, HttpResponse):
+            return found
+        return view(request, token, found, **kwargs)
 
     return wrapper
 

@@ -31,9 +31,11 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
+
+from config import outbox
 
 from .models import (
     WEBHOOK_EVENTS,
@@ -302,18 +304,8 @@ def _switch_off(endpoint: WebhookEndpoint, *, reason: str) -> None:
 def claim_due(
     *, now: dt.datetime, limit: int = 200, lease: dt.timedelta = dt.timedelta(minutes=2)
 ) -> list[int]:
-    """Pending deliveries that are due, leased so the next sweep does not queue them again."""
-    with transaction.atomic():
-        ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=WebhookDelivery.Status.PENDING, due_at__lte=now)
-            .filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
-            .order_by("due_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            WebhookDelivery.objects.filter(pk__in=ids).update(queued_until=now + lease)
-    return ids
+    """Pending WebhookDelivery rows that are due, queued for the worker (see config.outbox)."""
+    return outbox.claim_due(WebhookDelivery, now=now, limit=limit, lease=lease)
 
 
 def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:

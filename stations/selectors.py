@@ -94,10 +94,18 @@ def earnings_overview(*, station: Station, days: int = 30) -> dict:
     return {
         "month": local_today.replace(day=1),
         "by_partner": by_partner,
-        "month_totals": earnings_this_month(station=station),
+        "month_totals": _totals_per_currency(by_partner),
         "series": series,
         "series_currency": currency,
     }
+
+
+def _totals_per_currency(rows: list[dict]) -> list[dict]:
+    """The month per currency, from the per-partner rows already summed in the database."""
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row["currency"]] = totals.get(row["currency"], 0) + row["total"]
+    return [{"currency": c, "total": t} for c, t in sorted(totals.items())]
 
 
 def ledger_page_lines(*, station: Station) -> QuerySet[LedgerLine]:
@@ -112,3 +120,9 @@ def statements_for(*, station: Station) -> list:
     from .models import Statement
 
     return list(Statement.objects.filter(station=station).order_by("-month", "currency")[:24])
+
+
+def statement_for(*, station: Station, statement_id: int):  # -> Statement | None
+    from .models import Statement
+
+    return Statement.objects.filter(station=station, pk=statement_id).first()

@@ -266,10 +266,7 @@ def earnings_csv(request: HttpRequest, station_slug: str) -> StreamingHttpRespon
 
 @owner_required
 def statement(request: HttpRequest, station_slug: str, statement_id: int) -> HttpResponse:
-    found = next(
-        (s for s in selectors.statements_for(station=request.station) if s.pk == statement_id),
-        None,
-    )
+    found = selectors.statement_for(station=request.station, statement_id=statement_id)
     if found is None:
         raise Http404
     return render(
