@@ -25,6 +25,20 @@ _RETRY = {
 }
 
 
+def _claim(model: type, pk: int, stamp: str) -> bool:
+    """Mark a row as mailed before sending (False if another run already did): a task delivered
+    twice sends once. `_release` undoes it when sending fails, so the retry can send."""
+    return bool(
+        model._default_manager.filter(pk=pk, **{f"{stamp}__isnull": True}).update(
+            **{stamp: timezone.now()}
+        )
+    )
+
+
+def _release(model: type, pk: int, stamp: str) -> None:
+    model._default_manager.filter(pk=pk).update(**{stamp: None})
+
+
 def _send(template: str, context: dict, to: list[str]) -> None:
     with translation.override(settings.LANGUAGE_CODE):
         subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
@@ -40,9 +54,7 @@ def send_station_decision(station_id: int) -> None:
         return
     # Claim the e-mail first: a task delivered twice sends once. If sending then fails, the
     # claim is released so the retry can send.
-    if not Station.objects.filter(pk=station.pk, decision_mailed_at__isnull=True).update(
-        decision_mailed_at=timezone.now()
-    ):
+    if not _claim(Station, station.pk, "decision_mailed_at"):
         return
     owners = list(
         Membership.objects.filter(station=station, role=Membership.Role.OWNER).values_list(
@@ -59,7 +71,7 @@ def send_station_decision(station_id: int) -> None:
     try:
         _send(template, context, owners)
     except Exception:
-        Station.objects.filter(pk=station.pk).update(decision_mailed_at=None)
+        _release(Station, station.pk, "decision_mailed_at")
         raise
     logger.info("station %s decision mailed (%s)", station.pk, station.status)
 
@@ -74,9 +86,7 @@ def send_invitation(invitation_id: int) -> None:
     if invitation is None:
         return
     # Claim first, as above: a repeated delivery sends once; a failure releases the claim.
-    if not Invitation.objects.filter(pk=invitation.pk, mailed_at__isnull=True).update(
-        mailed_at=timezone.now()
-    ):
+    if not _claim(Invitation, invitation.pk, "mailed_at"):
         return
     context = {
         "invitation": invitation,
@@ -85,7 +95,7 @@ def send_invitation(invitation_id: int) -> None:
     try:
         _send("invitation", context, [invitation.email])
     except Exception:
-        Invitation.objects.filter(pk=invitation.pk).update(mailed_at=None)
+        _release(Invitation, invitation.pk, "mailed_at")
         raise
     logger.info("invitation %s mailed", invitation.pk)
 
@@ -122,9 +132,7 @@ def send_statements(month_iso: str) -> int:
             .order_by("pk")
         )
         for statement in pending:
-            if not Statement.objects.filter(pk=statement.pk, mailed_at__isnull=True).update(
-                mailed_at=timezone.now()
-            ):
+            if not _claim(Statement, statement.pk, "mailed_at"):
                 continue
             owners = list(
                 Membership.objects.filter(
@@ -135,6 +143,10 @@ def send_statements(month_iso: str) -> int:
                 url = settings.SITE_URL + reverse(
                     "stations:earnings", args=[statement.station.slug]
                 )
-                _send("statement", {"statement": statement, "earnings_url": url}, owners)
+                try:
+                    _send("statement", {"statement": statement, "earnings_url": url}, owners)
+                except Exception:
+                    _release(Statement, statement.pk, "mailed_at")  # the task's retry sends it
+                    raise
                 sent += 1
     return sent

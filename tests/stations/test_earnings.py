@@ -221,3 +221,22 @@ def test_closing_a_month_queries_per_time_zone_not_per_station(partner):
     with network_scope(), CaptureQueriesContext(connection) as ctx:
         assert earnings.statements_close_month(month=dt.date(2026, 10, 1)) == 6
     assert len(ctx.captured_queries) <= 8, len(ctx.captured_queries)
+
+
+def test_a_statement_mail_that_fails_is_sent_by_the_retry(station, owner, partner, monkeypatch):
+    import smtplib
+
+    from stations import tasks
+
+    Statement.objects.create(station=station, month=dt.date(2026, 10, 1), currency="SGD", total=45)
+    real_send = tasks._send
+
+    def failing(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr(tasks, "_send", failing)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        tasks.send_statements.run("2026-10-01")
+    monkeypatch.setattr(tasks, "_send", real_send)
+    assert tasks.send_statements.run("2026-10-01") == 1
+    assert [m.to for m in mail.outbox] == [[owner.email]]
