@@ -95,3 +95,9 @@ def test_celery_reaches_the_redis_broker():
         assert conn.transport.driver_type == "redis"
     # Tasks are acknowledged only after they finish, so a worker lost mid-task redelivers it.
     assert celery_app.conf.task_acks_late and celery_app.conf.task_reject_on_worker_lost
+
+
+def test_the_worker_keeps_its_database_connection_between_tasks():
+    # Celery's Django fix-up closes the connection around every task unless it finds this key
+    # (under this very name) in the app's configuration.
+    assert celery_app.conf.get("CELERY_DB_REUSE_MAX", 0) >= 100
