@@ -163,6 +163,14 @@ class Parcel(models.Model):
     def __str__(self) -> str:
         return self.tracking_number
 
+    def get_status_display(self) -> str:
+        # Django's own builds a dict of every choice, translating each label, on every call; a
+        # list of 30 parcels paid that 30 times.
+        try:
+            return str(self.Status(self.status).label)
+        except ValueError:
+            return self.status
+
     @property
     def shelf_label(self) -> str:
         """The slot as written on the shelf: a letter per row of 50 and a number, e.g. B-07."""

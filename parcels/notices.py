@@ -200,7 +200,8 @@ _STILL_RELEVANT = {
 
 
 def render(notice: Notice) -> dict[str, str]:
-    """The SMS text, e-mail subject and body, in the buyer's language."""
+    """What the notice's channel sends, in the buyer's language: the SMS text, or the e-mail
+    subject and body. Only the channel's own templates are rendered."""
     parcel = notice.parcel
     link = settings.SITE_URL + reverse("pickup", args=[parcel.pickup_token])
     context = {
@@ -213,8 +214,9 @@ def render(notice: Notice) -> dict[str, str]:
         else None,
     }
     with translation.override(parcel.language):
+        if notice.channel == Notice.Channel.SMS:
+            return {"sms": render_to_string(f"sms/{notice.kind}.txt", context).strip()}
         return {
-            "sms": render_to_string(f"sms/{notice.kind}.txt", context).strip(),
             "subject": render_to_string(
                 f"emails/notice_{notice.kind}_subject.txt", context
             ).strip(),
@@ -235,11 +237,14 @@ def send(notice_id: int, *, now: dt.datetime | None = None) -> str:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        notice = (
-            Notice.objects.select_for_update(of=("self",))
-            .select_related("parcel__station", "parcel__partner")
-            .filter(pk=notice_id)
-            .first()
+        # No .first(): its ORDER BY is compiled for nothing on a primary-key lookup.
+        notice = next(
+            iter(
+                Notice.objects.select_for_update(of=("self",))
+                .select_related("parcel__station", "parcel__partner")
+                .filter(pk=notice_id)[:1]
+            ),
+            None,
         )
         if notice is None or notice.status != Notice.Status.PENDING:
             return notice.status if notice else "missing"

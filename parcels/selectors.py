@@ -53,7 +53,10 @@ def parcels_by_tracking_number(
 ) -> list[Parcel]:
     """Parcels with this tracking number at the station; ones still in play (announced or on the
     shelf) first, so a finished parcel of another partner does not make the match ambiguous."""
-    qs = Parcel.objects.filter(station=station, tracking_number=tracking_number)
+    # Only what check-in decides on; it reads the whole row again under its lock.
+    qs = Parcel.objects.filter(station=station, tracking_number=tracking_number).only(
+        "station_id", "partner_id", "status"
+    )
     if partner is not None:
         qs = qs.filter(partner=partner)
     found = list(qs.order_by("pk")[:10])
@@ -137,10 +140,14 @@ def shelf(
 
 def parcels_checked_in(*, station: Station, ids: list[int]) -> list[Parcel]:
     """This session's check-ins, newest first (the ids come from the clerk's session)."""
-    found = {
-        p.pk: p
-        for p in Parcel.objects.filter(station=station, pk__in=ids).select_related("partner")
-    }
+    # Only what the list shows: a whole row also parses the recipient's phone number, which
+    # made this list the slowest part of a check-in.
+    rows = (
+        Parcel.objects.filter(station=station, pk__in=ids)
+        .select_related("partner")
+        .only("station_id", "shelf_slot", "tracking_number", "status", "partner__name")
+    )
+    found = {p.pk: p for p in rows}
     return [found[i] for i in ids if i in found]
 
 

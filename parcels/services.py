@@ -512,21 +512,25 @@ def parcel_hand_over(
     actor: User,
     refused: bool = False,
     note: str = "",
+    found: Parcel | None = None,
 ) -> Parcel:
     """Give a parcel to the buyer who shows its QR code (the pickup link) or its 6-digit code.
 
     With `refused=True` the buyer inspected the parcel and refused it: it goes to `return_due`
-    instead, with the reason `refused`, and nobody is paid.
+    instead, with the reason `refused`, and nobody is paid. A caller that has just looked the
+    credential up (the check-out page does, to show the parcel) passes what it `found`, which
+    saves a second lookup; the row is read again under its lock either way.
     """
     credential = credential.strip()
-    if codes.is_code("".join(credential.split())):
-        credential = "".join(credential.split())
-        found = selectors.parcel_by_code(station=station, code=credential)
-        method = Handover.Method.CODE
-    else:
+    typed = codes.is_code("".join(credential.split()))
+    method = Handover.Method.CODE if typed else Handover.Method.TOKEN
+    if found is not None and found.station_id != station.pk:
+        found = None
+    elif found is None and typed:
+        found = selectors.parcel_by_code(station=station, code="".join(credential.split()))
+    elif found is None:
         token = codes.token_from_scan(credential)
         found = selectors.parcel_by_token(station=station, token=token) if token else None
-        method = Handover.Method.TOKEN
     if found is None:
         raise ParcelNotFound(
             _(

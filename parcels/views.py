@@ -149,17 +149,25 @@ def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: st
                     "refusing": True,
                 }
             refused = services.parcel_hand_over(
-                station=station, credential=credential, actor=request.user, refused=True, note=note
+                station=station,
+                credential=credential,
+                actor=request.user,
+                refused=True,
+                note=note,
+                found=parcel,
             )
             return {"refused": refused}
         done = [
-            services.parcel_hand_over(station=station, credential=credential, actor=request.user)
+            services.parcel_hand_over(
+                station=station, credential=credential, actor=request.user, found=parcel
+            )
         ]
     except DomainError as exc:
         return {"error": str(exc)}
     # Other parcels for the same recipient that the clerk ticked go along, each its own handover.
     wanted = {int(pk) for pk in request.POST.getlist("also") if pk.isascii() and pk.isdigit()}
-    for sibling in selectors.same_recipient_on_shelf(parcel=parcel):
+    siblings = selectors.same_recipient_on_shelf(parcel=parcel) if wanted else []
+    for sibling in siblings:
         if sibling.pk in wanted:
             try:
                 done.append(

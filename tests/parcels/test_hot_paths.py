@@ -1,0 +1,101 @@
+"""What the profile of the counter and buyer paths changed (see README, Performance): each change
+keeps its behaviour, and the saved work stays saved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import translation
+
+from parcels import codes, services
+from parcels.exceptions import ParcelNotFound
+from parcels.models import Handover, Parcel
+from stations.tenancy import network_scope, station_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def confirm(client, station, parcel) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            reverse("stations:check_out", args=[station.slug]),
+            {"credential": f"/p/{parcel.pickup_token}/", "action": "confirm"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200
+    assert "done-line" in response.text
+    return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+
+
+def test_check_out_reads_the_parcel_once_whatever_else_the_buyer_has_waiting(
+    login, clerk, station, on_shelf
+):
+    client = login(clerk)
+    alone = on_shelf(station, recipient_phone="+6591110000")
+    counts = [confirm(client, station, alone)[0]]
+    # The same buyer with five more parcels waiting, none of them ticked to go along.
+    first, *rest = [on_shelf(station, recipient_phone="+6592220000") for _ in range(6)]
+    count, sql = confirm(client, station, first)
+    counts.append(count)
+    lookups = [q for q in sql if q.startswith('SELECT "parcels_parcel"') and "FOR UPDATE" not in q]
+    assert len(lookups) == 1, lookups  # found once by its token, then locked
+    assert counts[0] == counts[1] <= 13, counts
+    with station_scope(station.pk):
+        assert Handover.objects.filter(parcel__in=[alone, first]).count() == 2
+        assert not Handover.objects.filter(parcel__in=rest).exists()
+
+
+def test_a_parcel_found_at_another_station_is_not_handed_over(
+    station, other_station, on_shelf, clerk
+):
+    theirs = on_shelf(other_station)
+    with station_scope(station.pk), pytest.raises(ParcelNotFound):
+        services.parcel_hand_over(
+            station=station, credential=theirs.pickup_code, actor=clerk, found=theirs
+        )
+    with network_scope():
+        assert Parcel.objects.get(pk=theirs.pk).status == Parcel.Status.AT_STATION
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans", "ms"])
+def test_status_labels_are_the_translated_choice_labels(language):
+    field = Parcel._meta.get_field("status")
+    with translation.override(language):
+        for value, label in field.flatchoices:
+            assert Parcel(status=value).get_status_display() == str(label)
+    assert Parcel(status="unheard-of").get_status_display() == "unheard-of"
+
+
+def _svg_to_image(svg: str):
+    """Paint the SVG's runs ("M{x} {y}h{w}v1h-{w}z") on a white image, 8 px per module."""
+    from PIL import Image, ImageDraw
+
+    size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
+    scale = 8
+    image = Image.new("L", (size * scale, size * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for x, y, w in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\3z", svg):
+        x, y, w = int(x), int(y), int(w)
+        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + 1) * scale - 1], fill=0)
+    return image
+
+
+def test_the_pickup_qr_code_scans_back_to_the_link():
+    import zxingcpp
+
+    link = "https://stationkeeper.example/p/AbCdEfGhIjKlMnOpQrStUv12wxyz3456/"
+    svg = codes.qr_svg(link)
+    assert svg.startswith('<svg role="img" class="qr-svg"') and "width=" not in svg[:120]
+    [found] = zxingcpp.read_barcodes(_svg_to_image(svg))
+    assert found.text == link
+
+
+def test_sessions_are_read_from_the_shared_cache():
+    # The suite runs with Redis as the cache (CACHE_URL), as production does.
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
