@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench lint format install clean
+.PHONY: run test bench simulate lint format install clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -50,23 +50,32 @@ test: $(STAMP)
 
 # Benchmarks run on PostgreSQL and Redis too, in a database of their own (it is emptied each run).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench
-bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
-bench: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
-bench: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
-bench: export DJANGO_DEBUG = 0
-bench: export EMAIL_URL ?= consolemail://
-bench: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
-bench: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
-bench: export DJANGO_SECURE_SSL_REDIRECT ?= 0
-bench: export DJANGO_STATIC_MANIFEST ?= 0
+# The benchmarks and the simulated day run with production settings (DEBUG off) against
+# PostgreSQL and Redis on 127.0.0.1, in databases of their own.
+bench simulate: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench simulate: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
+bench simulate: export CACHE_URL ?= redis://127.0.0.1:6379/11
+bench simulate: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
+bench simulate: export DJANGO_DEBUG = 0
+bench simulate: export EMAIL_URL ?= consolemail://
+bench simulate: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
+bench simulate: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
+bench simulate: export DJANGO_SECURE_SSL_REDIRECT ?= 0
+bench simulate: export DJANGO_STATIC_MANIFEST ?= 0
 bench: $(STAMP)
 	@mkdir -p var/bench
 	@$(PY) scripts/check_services.py
+	@command -v pgbench >/dev/null || { echo "pgbench is missing (Debian: apt-get install postgresql-client)"; exit 1; }
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
 		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
-	$(PY) bench/sweep.py
-	$(PY) bench/announce.py
-	$(PY) bench/earnings.py
+	$(PY) bench/run.py $(ARGS)
+
+# `make simulate` is a tenth of Singapore's day; `make simulate SCALE=1` the whole of it.
+SCALE ?= 0.1
+simulate: $(STAMP)
+	@mkdir -p var/sim
+	@$(PY) scripts/check_services.py
+	$(PY) -u bench/simulate.py --scale $(SCALE) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

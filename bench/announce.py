@@ -13,7 +13,6 @@ import argparse
 import http.client
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -28,7 +27,9 @@ import django  # noqa: E402
 django.setup()
 
 
-from bench.common import fresh_database, save_result  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from bench.common import fresh_database, ratio, save_result, start_gunicorn, stop  # noqa: E402
 from parcels.models import Parcel  # noqa: E402
 from partners.models import Partner  # noqa: E402
 from partners.services import api_key_create  # noqa: E402
@@ -59,41 +60,81 @@ def prepare() -> tuple[str, list[str]]:
     return raw, list(Station.objects.values_list("slug", flat=True))
 
 
-def start_server(workers: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
-        "DJANGO_STATIC_MANIFEST": "0",
-        "API_RATE_PER_KEY": "1000000/min",
-    }
-    server = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/api/v1/schema/")
-            conn.getresponse().read()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    sys.exit("gunicorn did not start")
+_RAW_BATCH = [
+    "SELECT * FROM stations_station WHERE slug = ANY(%(slugs)s)",
+    "SELECT * FROM parcels_parcel WHERE partner_id = %(partner)s"
+    " AND tracking_number = ANY(%(tracking)s)",
+]
+_RAW_INSERT_PARCELS = """
+    INSERT INTO parcels_parcel (
+        partner_id, station_id, tracking_number, recipient_name, recipient_phone,
+        recipient_phone_last4, recipient_email, language, status, return_reason, hold_extended,
+        announced_at, created_at, updated_at)
+    SELECT %(partner)s, s.id, t.tracking, 'Bench Buyer', '+6591234567', '4567', '', 'en',
+           'announced', '', false, now(), now(), now()
+    FROM unnest(%(tracking)s::text[], %(slugs)s::text[]) AS t(tracking, slug)
+    JOIN stations_station s ON s.slug = t.slug
+    RETURNING id, station_id
+"""
+_RAW_INSERT_EVENTS = """
+    INSERT INTO parcels_parcelevent (parcel_id, kind, occurred_at, station_id, actor_user_id,
+        actor_partner_id, detail, created_at)
+    SELECT p, 'parcel.announced', now(), s, NULL, %(partner)s, '{}', now()
+    FROM unnest(%(ids)s::bigint[], %(stations)s::bigint[]) AS t(p, s)
+"""
+
+
+def raw_reference(partner_id: int, batches: list[list[dict]], clients: int) -> float:
+    """The same batches written by plain SQL (psycopg, no Django): look up the stations and
+    any parcel announced before, insert the parcels and their events, one transaction each.
+    What PostgreSQL takes to store them; returns the seconds."""
+    import psycopg
+
+    db = connection.settings_dict
+    queue = list(range(len(batches)))
+    lock = threading.Lock()
+
+    def client() -> None:
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname=db["NAME"],
+        ) as conn:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    index = queue.pop()
+                items = batches[index]
+                params = {
+                    "partner": partner_id,
+                    "tracking": [f"RAW{i['tracking_number']}" for i in items],
+                    "slugs": [i["station"] for i in items],
+                }
+                with conn.transaction(), conn.cursor() as cur:
+                    for sql in _RAW_BATCH:
+                        cur.execute(sql, params)
+                        cur.fetchall()
+                    cur.execute(_RAW_INSERT_PARCELS, params)
+                    rows = cur.fetchall()
+                    cur.execute(
+                        _RAW_INSERT_EVENTS,
+                        {
+                            "partner": partner_id,
+                            "ids": [r[0] for r in rows],
+                            "stations": [r[1] for r in rows],
+                        },
+                    )
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -105,24 +146,23 @@ def main() -> None:
     args = parser.parse_args()
 
     key, slugs = prepare()
-    batches = [
-        json.dumps(
+    item_batches = [
+        [
             {
-                "parcels": [
-                    {
-                        "tracking_number": f"HTTP{n:09d}",
-                        "station": slugs[n % len(slugs)],
-                        "recipient_name": "Bench Buyer",
-                        "recipient_phone": "+6591234567",
-                        "language": "en",
-                    }
-                    for n in range(start, min(start + args.batch, args.parcels))
-                ]
+                "tracking_number": f"HTTP{n:09d}",
+                "station": slugs[n % len(slugs)],
+                "recipient_name": "Bench Buyer",
+                "recipient_phone": "+6591234567",
+                "language": "en",
             }
-        ).encode()
+            for n in range(start, min(start + args.batch, args.parcels))
+        ]
         for start in range(0, args.parcels, args.batch)
     ]
-    server = start_server(args.workers)
+    batches = [json.dumps({"parcels": items}).encode() for items in item_batches]
+    server = start_gunicorn(
+        port=PORT, workers=args.workers, env={"API_RATE_PER_KEY": "1000000/min"}
+    )
     queue = list(range(len(batches)))
     lock = threading.Lock()
     latencies: list[float] = []
@@ -157,13 +197,19 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     with network_scope():
         stored = Parcel.objects.count()
     if failures or stored != args.parcels:
         sys.exit(f"lost or failed: stored {stored}, failures {failures[:3]}")
     latencies.sort()
+    with network_scope():
+        partner_id = Partner.objects.get().pk
+    raw_s = raw_reference(partner_id, item_batches, args.clients)
+    with network_scope():
+        stored_raw = Parcel.objects.filter(tracking_number__startswith="RAW").count()
+    if stored_raw != args.parcels:
+        sys.exit(f"the plain SQL reference stored {stored_raw} of {args.parcels}")
     result = {
         "parcels": args.parcels,
         "batch": args.batch,
@@ -173,12 +219,16 @@ def main() -> None:
         "parcels_per_s": round(args.parcels / elapsed),
         "batch_p50_ms": round(latencies[len(latencies) // 2] * 1000),
         "batch_p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000),
+        "plain_sql_per_s": round(args.parcels / raw_s),
+        "ratio_to_plain_sql": ratio(args.parcels / elapsed, args.parcels / raw_s),
     }
     print(
         f"announce: {args.parcels:,} parcels over HTTP in batches of {args.batch:,} in "
         f"{elapsed:.1f} s = {result['parcels_per_s']:,} parcels/s "
         f"(batch p50 {result['batch_p50_ms']} ms, p95 {result['batch_p95_ms']} ms; "
-        f"{args.clients} clients, {args.workers} gunicorn workers)"
+        f"{args.clients} clients, {args.workers} gunicorn workers) | plain SQL "
+        f"{result['plain_sql_per_s']:,}/s (ratio {result['ratio_to_plain_sql']})",
+        flush=True,
     )
     save_result("announce", result)
 

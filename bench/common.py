@@ -1,14 +1,25 @@
-"""What the benchmark scripts share: an empty database and a place for their results."""
+"""What the benchmark scripts share: an empty database, a gunicorn to load, a load generator and
+a place for their results."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Emptied before each benchmark; users are kept (a benchmark may reuse its login).
 PROJECT_APPS = ("parcels", "partners", "stations")
@@ -26,7 +37,7 @@ def fresh_database() -> None:
         if model._meta.db_table != "stations_user"
     ]
     with connection.cursor() as cur:
-        cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        cur.execute(f"TRUNCATE {', '.join(tables)}, django_session RESTART IDENTITY CASCADE")
 
 
 def save_result(name: str, result: dict) -> Path:
@@ -35,3 +46,164 @@ def save_result(name: str, result: dict) -> Path:
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+# --- the server under load ----------------------------------------------------------------------
+
+
+def start_gunicorn(
+    *,
+    port: int,
+    workers: int,
+    app: str = "config.wsgi",
+    env: dict[str, str] | None = None,
+    probe: str = "/",
+) -> subprocess.Popen:
+    """gunicorn with production settings (DEBUG off) on 127.0.0.1:`port`, once it answers."""
+    server_env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
+        "DJANGO_SECURE_COOKIES": "0",  # so the load generator's session cookie comes back
+        "DJANGO_STATIC_MANIFEST": "0",
+        **(env or {}),
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=server_env,
+    )
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", probe)
+            conn.getresponse().read()
+            conn.close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    sys.exit("gunicorn did not start")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def worker_pids(server: subprocess.Popen) -> list[int]:
+    """The gunicorn worker processes (the children of the master)."""
+    path = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The most resident memory the process has had (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))
+    return sorted_values[index]
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    exhausted: int = 0  # clients that ran out of work before the time was up
+    answered_ok: int = 0  # good answers, the warm-up's included
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+        return {
+            "requests": self.count,
+            "per_s": round(self.count / self.seconds, 1),
+            "p50_ms": round(percentile(lat, 50) * 1000, 1),
+            "p95_ms": round(percentile(lat, 95) * 1000, 1),
+            "p99_ms": round(percentile(lat, 99) * 1000, 1),
+            "failures": len(self.failures),
+        }
+
+
+def run_load(
+    steps: list[Callable[[], bool | None]], *, seconds: float, warmup: float = 2.0
+) -> LoadResult:
+    """Each step function is one client: called over and over from its own thread, one request
+    per call. It returns True for a good answer, False for a bad one, None when it has no work
+    left. Calls that start in the first `warmup` seconds are not counted; counting stops at
+    `warmup + seconds`."""
+    lock = threading.Lock()
+    result = LoadResult(seconds=seconds)
+    barrier = threading.Barrier(len(steps) + 1)
+    begin_box: list[float] = []
+
+    def client(step: Callable[[], bool | None]) -> None:
+        barrier.wait()
+        begin = begin_box[0]
+        measure_from, until = begin + warmup, begin + warmup + seconds
+        while True:
+            started = time.perf_counter()
+            if started >= until:
+                return
+            try:
+                ok = step()
+            except Exception as exc:
+                ok = False
+                error = repr(exc)
+            else:
+                error = "bad answer"
+            took = time.perf_counter() - started
+            if ok is None:
+                with lock:
+                    result.exhausted += 1
+                return
+            with lock:
+                result.answered_ok += bool(ok)
+                if started < measure_from:
+                    continue
+                if ok:
+                    result.latencies.append(took)
+                else:
+                    result.failures.append(error)
+
+    threads = [threading.Thread(target=client, args=(step,), daemon=True) for step in steps]
+    for t in threads:
+        t.start()
+    begin_box.append(time.perf_counter())
+    barrier.wait()
+    for t in threads:
+        t.join()
+    return result
+
+
+def ratio(value: float, reference: float) -> float | None:
+    return round(value / reference, 3) if reference else None

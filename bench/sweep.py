@@ -161,6 +161,7 @@ def main() -> None:
         "naive_sample": args.sample,
         "naive_sample_s": round(naive_s, 2),
         "naive_scaled_s": round(naive_scaled, 1),
+        "naive_per_s": round(args.sample / naive_s),
         "speedup": round(naive_scaled / sweep_s, 1),
     }
     print(

@@ -1,0 +1,127 @@
+"""Benchmark: the buyer's pickup page under 50 concurrent buyers.
+
+50 clients (threads of this process) each open pickup pages (`/p/<token>/`) of parcels waiting
+on a shelf, a different parcel every time, so the page is rendered cold (the QR code included),
+against gunicorn with production settings, for a fixed time. Reports pages per second,
+p50/p95/p99 latency, and the peak resident memory of the busiest web worker (VmHWM). The
+reference is a minimal Django view (bench/floor.py) running the page's two queries. Writes
+var/bench/pickup.json. `make bench` runs it.
+
+    python bench/pickup.py [--clients 50] [--seconds 15] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bench import floor  # noqa: E402
+from bench.common import (  # noqa: E402
+    peak_rss_mib,
+    ratio,
+    run_load,
+    save_result,
+    start_gunicorn,
+    stop,
+    worker_pids,
+)
+from bench.handover import FLOOR_PORT, PORT, prepare  # noqa: E402
+
+
+def page_steps(port: int, path_for, stations: list[int], n: int, marker: bytes) -> list:
+    """One step function per buyer: open the next parcel's page at the buyer's station."""
+
+    def make(station_id: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        parcels = iter(range(n))
+
+        def step() -> bool | None:
+            j = next(parcels, None)
+            if j is None:
+                return None
+            conn.request("GET", path_for(station_id, j), headers={"Accept-Language": "en"})
+            response = conn.getresponse()
+            return response.status == 200 and marker in response.read()
+
+        return step
+
+    return [make(s) for s in stations]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--per-station", type=int, default=1500)
+    args = parser.parse_args()
+
+    layout = prepare(args.clients, args.per_station)
+    stations = layout["checkout", "app"]  # shelves full of parcels waiting for their buyers
+    n = args.per_station
+
+    app = start_gunicorn(port=PORT, workers=args.workers)
+    try:
+        load = run_load(
+            page_steps(
+                PORT, lambda s, j: f"/p/{floor.checkout_token(s, j)}/", stations, n, b"qr-svg"
+            ),
+            seconds=args.seconds,
+            warmup=args.warmup,
+        )
+        peak = max(peak_rss_mib(pid) for pid in worker_pids(app))
+    finally:
+        stop(app)
+    floor_server = start_gunicorn(
+        port=FLOOR_PORT,
+        workers=args.workers,
+        app="bench.floor:application",
+        env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
+        probe="/up/",
+    )
+    try:
+        floor_load = run_load(
+            page_steps(FLOOR_PORT, lambda s, j: f"/pickup/{s}/{j}/", stations, n, b"ok"),
+            seconds=args.seconds,
+            warmup=args.warmup,
+        )
+    finally:
+        stop(floor_server)
+
+    a, f = load.summary(), floor_load.summary()
+    result = {
+        **a,
+        "clients": args.clients,
+        "gunicorn_workers": args.workers,
+        "worker_peak_rss_mib": round(peak, 1),
+        "django_floor_per_s": f["per_s"],
+        "ratio_to_django_floor": ratio(a["per_s"], f["per_s"]),
+    }
+    if load.exhausted or floor_load.exhausted:
+        print("warning: buyers ran out of parcels; raise --per-station")
+    print(
+        f"pickup page: {a['per_s']:.0f}/s at {args.clients} buyers (p50 {a['p50_ms']} ms, "
+        f"p95 {a['p95_ms']} ms, p99 {a['p99_ms']} ms, {a['failures']} failed); "
+        f"busiest worker peak {peak:.0f} MiB | floor {f['per_s']:.0f}/s "
+        f"(ratio {result['ratio_to_django_floor']})",
+        flush=True,
+    )
+    save_result("pickup", result)
+    if a["failures"] or f["failures"]:
+        sys.exit(f"failed requests: {load.failures[:3]} {floor_load.failures[:3]}")
+
+
+if __name__ == "__main__":
+    main()
