@@ -67,14 +67,16 @@ def parcels_by_tracking_number(
 def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
     """The parcel on the shelf with this code; failing that, the latest that had it (so a used
     code is reported as used, not as unknown)."""
-    qs = Parcel.objects.filter(station=station, pickup_code=code)
+    qs = Parcel.objects.filter(station=station, pickup_code=code).select_related("partner")
     return (
         qs.filter(status=Parcel.Status.AT_STATION).first() or qs.order_by("-checked_in_at").first()
     )
 
 
 def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
-    return Parcel.objects.filter(station=station, pickup_token=token).first()
+    # A token is unique: no ORDER BY needed (`.first()` would add one).
+    found = Parcel.objects.filter(station=station, pickup_token=token).select_related("partner")
+    return next(iter(found[:1]), None)
 
 
 def parcel_for_buyer(*, token: str) -> Parcel | None:

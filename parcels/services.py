@@ -139,6 +139,10 @@ def _lock(
     return list(qs.select_related("partner", "station").order_by("pk"))
 
 
+class _Stale(Exception):
+    """A parcel read without a lock changed before the move could claim it (see `_move`)."""
+
+
 def _move(
     parcels: Sequence[Parcel],
     action: str,
@@ -147,11 +151,14 @@ def _move(
     now: dt.datetime,
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
+    unchanged: dict[str, Any] | None = None,
 ) -> None:
-    """Apply one allowed move to parcels already locked by `_lock`, and append their events.
+    """Apply one allowed move to parcels locked by `_lock`, and append their events.
 
     Must run inside the caller's transaction. Raises WrongStatus, writing nothing, if any parcel
-    is not in a status the move may start from.
+    is not in a status the move may start from. A caller that read its one parcel without a
+    lock names in `unchanged` the columns it relied on besides the status; if one of them
+    changed in the meantime, `_Stale` is raised and the caller reads the parcel again.
     """
     allowed, target = TRANSITIONS[action]
     # Race: the statuses were read under the row lock, so a concurrent move has either committed
@@ -166,10 +173,21 @@ def _move(
         **(changes or {}),
     }
     ids = [p.pk for p in parcels]
-    updated = Parcel.objects.filter(pk__in=ids, status__in=allowed).update(**fields)
-    # Race: SQLite has no row locks; the conditional UPDATE is the guard there (its IMMEDIATE
-    # transactions serialise writers). A short count means someone else moved a parcel first.
+    updated = (
+        Parcel.objects.filter(pk__in=ids, status__in=allowed)
+        .filter(**(unchanged or {}))
+        .update(**fields)
+    )
+    # Race: the conditional UPDATE is the guard where the rows were not locked first (SQLite has
+    # no row locks; a hand-over reads its parcel before the transaction). On PostgreSQL it waits
+    # for a concurrent move to commit, then matches nothing. A short count means someone else
+    # moved a parcel first: say what became of it.
     if updated != len(ids):
+        moved = Parcel.objects.filter(pk__in=ids).exclude(status__in=allowed).first()
+        if moved is not None:
+            raise wrong_status_error(moved, action)
+        if unchanged:
+            raise _Stale
         raise WrongStatus(_("Another person changed this parcel at the same moment. Try again."))
     for parcel in parcels:
         for name, value in fields.items():
@@ -519,7 +537,14 @@ def parcel_hand_over(
     With `refused=True` the buyer inspected the parcel and refused it: it goes to `return_due`
     instead, with the reason `refused`, and nobody is paid. A caller that has just looked the
     credential up (the check-out page does, to show the parcel) passes what it `found`, which
-    saves a second lookup; the row is read again under its lock either way.
+    saves a second lookup.
+
+    The parcel is not read again under a lock first: the move's conditional UPDATE (still
+    `at_station`, still as announced as when it was read) locks the row and decides, so of two
+    clerks scanning the same code one hands it over and the other is told it was just picked
+    up. The announcement is the one other column a hand-over depends on and that can change on
+    the shelf (it decides whether the fee is paid now); if it changed, the parcel is read again
+    under its lock.
     """
     credential = credential.strip()
     typed = codes.is_code("".join(credential.split()))
@@ -539,9 +564,29 @@ def parcel_hand_over(
             ),
             code="unknown_code",
         )
+    found.station = station  # the station the lookup was filtered on
+    hand_over = {"actor": actor, "method": method, "refused": refused, "note": note}
+    try:
+        announced = {"announced_at__isnull": found.announced_at is None}
+        return _hand_over(found, unchanged=announced, **hand_over)
+    except _Stale:
+        # Race: the partner confirmed the parcel between our read and the update.
+        with transaction.atomic():
+            [parcel] = _lock([found.pk])
+            return _hand_over(parcel, **hand_over)
+
+
+def _hand_over(
+    parcel: Parcel,
+    *,
+    actor: User,
+    method: str,
+    refused: bool,
+    note: str,
+    unchanged: dict[str, Any] | None = None,
+) -> Parcel:
     now = timezone.now()
     with transaction.atomic():
-        [parcel] = _lock([found.pk])
         if refused:
             _move(
                 [parcel],
@@ -550,9 +595,17 @@ def parcel_hand_over(
                 now=now,
                 changes={"return_reason": Parcel.ReturnReason.REFUSED},
                 detail={"reason": Parcel.ReturnReason.REFUSED, "note": note[:500]},
+                unchanged=unchanged,
             )
             return parcel
-        _move([parcel], "hand_over", actor=actor, now=now, detail={"method": method})
+        _move(
+            [parcel],
+            "hand_over",
+            actor=actor,
+            now=now,
+            detail={"method": method},
+            unchanged=unchanged,
+        )
         # A second Handover for the parcel would violate its one-to-one key: a last guard.
         Handover.objects.create(
             parcel=parcel,
