@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
@@ -26,7 +28,8 @@ PROJECT_APPS = ("parcels", "partners", "stations")
 
 
 def fresh_database() -> None:
-    """Migrate, then empty every table of the project's apps (PostgreSQL only)."""
+    """Migrate, then empty every table of the project's apps (PostgreSQL only), and the cache:
+    sessions and rate limits (such as allauth's on logins) left by an earlier run."""
     if connection.vendor != "postgresql":
         raise SystemExit("the benchmarks need PostgreSQL (DATABASE_URL)")
     call_command("migrate", verbosity=0)
@@ -38,6 +41,7 @@ def fresh_database() -> None:
     ]
     with connection.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(tables)}, django_session RESTART IDENTITY CASCADE")
+    cache.clear()  # the benchmarks' own Redis database (the Makefile's CACHE_URL)
 
 
 def save_result(name: str, result: dict) -> Path:
@@ -58,8 +62,10 @@ def start_gunicorn(
     app: str = "config.wsgi",
     env: dict[str, str] | None = None,
     probe: str = "/",
+    log: Path | None = None,
 ) -> subprocess.Popen:
     """gunicorn with production settings (DEBUG off) on 127.0.0.1:`port`, once it answers."""
+    ensure_port_free(port)
     server_env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -69,6 +75,7 @@ def start_gunicorn(
         "DJANGO_STATIC_MANIFEST": "0",
         **(env or {}),
     }
+    output = log.open("ab") if log else None
     server = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -84,8 +91,14 @@ def start_gunicorn(
         ],
         cwd=ROOT,
         env=server_env,
+        stdout=output,
+        stderr=output,
     )
+    if output:
+        output.close()  # the child has its own copy
     for _ in range(150):
+        if server.poll() is not None:
+            sys.exit(f"gunicorn exited with {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", probe)
@@ -96,6 +109,18 @@ def start_gunicorn(
             time.sleep(0.2)
     server.kill()
     sys.exit("gunicorn did not start")
+
+
+def ensure_port_free(port: int) -> None:
+    """A server left over from an interrupted run would answer in place of the one started
+    next (which keeps retrying the bind): refuse to measure it."""
+    with socket.socket() as probe:
+        # As gunicorn binds: connections of the last run waiting out TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            sys.exit(f"port {port} is taken (a server left from an earlier run?); stop it first")
 
 
 def stop(server: subprocess.Popen) -> None:

@@ -49,7 +49,7 @@ _MIDDLEWARE = [
     (
         "SELECT m.*, s.* FROM stations_membership m"
         " JOIN stations_station s ON m.station_id = s.id"
-        " WHERE s.slug = %(slug)s AND m.user_id = %(user)s ORDER BY m.id LIMIT 1",
+        " WHERE s.slug = %(slug)s AND m.user_id = %(user)s LIMIT 1",
         (),
     ),
 ]
@@ -69,15 +69,17 @@ _WEBHOOK_ENDPOINTS = (
 CHECKOUT = [
     *_MIDDLEWARE,
     (
-        "SELECT id AS parcel, partner_id AS partner, * FROM parcels_parcel"
-        " WHERE station_id = %(station)s AND pickup_token = %(token)s ORDER BY id LIMIT 1",
+        "SELECT p.id AS parcel, p.partner_id AS partner, p.*, pa.* FROM parcels_parcel p"
+        " JOIN partners_partner pa ON p.partner_id = pa.id"
+        " WHERE p.station_id = %(station)s AND p.pickup_token = %(token)s LIMIT 1",
         ("parcel", "partner"),
     ),
+    # No row lock first: the conditional UPDATE takes it and decides (parcels.services).
     ("BEGIN", ()),
-    _LOCK_PARCEL,
     (
         "UPDATE parcels_parcel SET status = 'picked_up', updated_at = now(), picked_up_at = now()"
-        " WHERE station_id = %(station)s AND id = %(parcel)s AND status IN ('at_station')",
+        " WHERE station_id = %(station)s AND id IN (%(parcel)s) AND status IN ('at_station')"
+        " AND announced_at IS NOT NULL",  # as announced as when it was read
         (),
     ),
     _WEBHOOK_ENDPOINTS,

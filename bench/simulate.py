@@ -85,6 +85,7 @@ from django.db.models import Count, Max, Min, Q, Sum  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import common  # noqa: E402
 from bench.common import fresh_database, save_result  # noqa: E402
 from parcels import services  # noqa: E402
 from parcels.exceptions import DomainError  # noqa: E402
@@ -160,34 +161,9 @@ def start_process(args: list[str], log_name: str) -> subprocess.Popen:
 
 
 def start_gunicorn(workers: int) -> subprocess.Popen:
-    server = start_process(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ],
-        "gunicorn.log",
+    return common.start_gunicorn(
+        port=PORT, workers=workers, probe="/api/v1/schema/", log=SIM_DIR / "gunicorn.log"
     )
-    for _ in range(150):
-        if server.poll() is not None:
-            break
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/api/v1/schema/")
-            conn.getresponse().read()
-            conn.close()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    stop(server)
-    raise SystemExit(f"gunicorn did not start on port {PORT} (see {SIM_DIR / 'gunicorn.log'})")
 
 
 def start_worker(concurrency: int) -> subprocess.Popen:
