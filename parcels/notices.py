@@ -145,8 +145,11 @@ def schedule_for_check_in(parcel: Parcel, *, now: dt.datetime) -> list[Notice]:
             continue
         for channel in _channels(parcel):
             rows.append(Notice(parcel=parcel, kind=kind, channel=channel, due_at=due))
-    notices = Notice.objects.bulk_create(rows, ignore_conflicts=True)
-    _send_on_commit(parcel.pk, kinds=[Notice.Kind.PICKUP])
+    # A parcel is checked in once (the check-in moves it out of `announced` under its lock), so
+    # these rows are new: inserted plainly, they come back with their ids, and the pickup notices
+    # are queued by id without looking them up again.
+    notices = Notice.objects.bulk_create(rows)
+    _send_on_commit([n.pk for n in notices if n.kind == Notice.Kind.PICKUP])
     return notices
 
 
@@ -176,13 +179,11 @@ def _kick_due_sweep() -> None:
     send_due_notices.delay()
 
 
-def _send_on_commit(parcel_id: int, *, kinds: list[str]) -> None:
+def _send_on_commit(notice_ids: list[int]) -> None:
     def enqueue() -> None:
         from .tasks import send_notice
 
-        for notice_id in Notice.objects.filter(
-            parcel_id=parcel_id, kind__in=kinds, status=Notice.Status.PENDING
-        ).values_list("pk", flat=True):
+        for notice_id in notice_ids:
             send_notice.delay(notice_id)
 
     transaction.on_commit(enqueue)

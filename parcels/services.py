@@ -124,19 +124,29 @@ def wrong_status_error(parcel: Parcel, action: str) -> WrongStatus:
 
 
 def _lock(
-    parcel_ids: Sequence[int], *, actor: Actor = None, skip_locked: bool = False
+    parcel_ids: Sequence[int],
+    *,
+    actor: Actor = None,
+    skip_locked: bool = False,
+    station: Station | None = None,
 ) -> list[Parcel]:
     """Lock the parcels' rows for this transaction, in id order so two batches cannot deadlock.
 
     A partner acting only ever reaches its own parcels, whatever scope the caller entered. With
-    `skip_locked`, rows another transaction holds are left out instead of waited for.
+    `skip_locked`, rows another transaction holds are left out instead of waited for. A caller
+    that already holds the parcels' `station` passes it, and it is not read again.
     """
     qs = Parcel.objects.select_for_update(of=("self",), skip_locked=skip_locked).filter(
         pk__in=parcel_ids
     )
     if isinstance(actor, Partner):
         qs = qs.filter(partner=actor)
-    return list(qs.select_related("partner", "station").order_by("pk"))
+    if station is None:
+        return list(qs.select_related("partner", "station").order_by("pk"))
+    parcels = list(qs.filter(station=station).select_related("partner").order_by("pk"))
+    for parcel in parcels:
+        parcel.station = station
+    return parcels
 
 
 class _Stale(Exception):
@@ -432,7 +442,7 @@ def parcel_check_in(
                 code="choose_partner",
                 field="partner",
             )
-        parcel = _lock([matches[0].pk])[0] if matches else None
+        parcel = _lock([matches[0].pk], station=station)[0] if matches else None
         if parcel is not None and parcel.status != Parcel.Status.ANNOUNCED:
             raise wrong_status_error(parcel, "check_in")
 
@@ -572,7 +582,7 @@ def parcel_hand_over(
     except _Stale:
         # Race: the partner confirmed the parcel between our read and the update.
         with transaction.atomic():
-            [parcel] = _lock([found.pk])
+            [parcel] = _lock([found.pk], station=station)
             return _hand_over(parcel, **hand_over)
 
 
@@ -659,7 +669,7 @@ def parcels_hand_back(
         raise InvalidInput(_("Choose at least one parcel to hand back."), field="parcels")
     now = timezone.now()
     with transaction.atomic():
-        parcels = [p for p in _lock(ids) if p.station_id == station.pk]
+        parcels = _lock(ids, station=station)
         if len(parcels) != len(ids):
             raise ParcelNotFound(_("Some of the chosen parcels are not at this station."))
         partner_ids = {p.partner_id for p in parcels}
