@@ -391,21 +391,34 @@ def announce(plan: list[tuple[str, int, int]], world: dict, args: argparse.Names
 # --- 3. check-in --------------------------------------------------------------------------------
 
 
-def check_in_station(job: tuple[int, int, list[str]]) -> tuple[int, int, list[str]]:
-    """A clerk checks a station's parcels in, one scan at a time, as they come off the van."""
-    station_id, clerk_id, tracking_numbers = job
+def at_the_counter(
+    job: tuple[int, int, list[str]], act: Callable[[Station, User, str], object]
+) -> tuple[int, int, list[str]]:
+    """A station's clerk does `act` for each item of the job, one at a time, in the station's
+    scope. Returns (station id, how many went through, what was refused and why)."""
+    station_id, clerk_id, items = job
     station = Station.objects.get(pk=station_id)
     clerk = User.objects.get(pk=clerk_id)
     done, errors = 0, []
     with station_scope(station_id):
-        for tracking in tracking_numbers:
+        for item in items:
             try:
-                services.parcel_check_in(station=station, tracking_number=tracking, actor=clerk)
+                act(station, clerk, item)
             except DomainError as exc:
-                errors.append(f"{tracking}: {exc.code}")
+                errors.append(f"{item[-16:]}: {exc.code}")
             else:
                 done += 1
     return station_id, done, errors
+
+
+def check_in_station(job: tuple[int, int, list[str]]) -> tuple[int, int, list[str]]:
+    """A clerk checks a station's parcels in, one scan at a time, as they come off the van."""
+    return at_the_counter(
+        job,
+        lambda station, clerk, tracking: services.parcel_check_in(
+            station=station, tracking_number=tracking, actor=clerk
+        ),
+    )
 
 
 # --- 4. notices ---------------------------------------------------------------------------------
@@ -461,19 +474,12 @@ def wait_for_pickup_notices(
 
 def hand_over_station(job: tuple[int, int, list[str]]) -> tuple[int, int, list[str]]:
     """Buyers come to the counter; the clerk scans the QR link or types the code each shows."""
-    station_id, clerk_id, credentials = job
-    station = Station.objects.get(pk=station_id)
-    clerk = User.objects.get(pk=clerk_id)
-    done, errors = 0, []
-    with station_scope(station_id):
-        for credential in credentials:
-            try:
-                services.parcel_hand_over(station=station, credential=credential, actor=clerk)
-            except DomainError as exc:
-                errors.append(f"{credential[-12:]}: {exc.code}")
-            else:
-                done += 1
-    return station_id, done, errors
+    return at_the_counter(
+        job,
+        lambda station, clerk, credential: services.parcel_hand_over(
+            station=station, credential=credential, actor=clerk
+        ),
+    )
 
 
 def plan_pickups(world: dict) -> tuple[list[tuple[int, int, list[str]]], int]:

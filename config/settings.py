@@ -118,10 +118,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # With a shared cache (Redis in production), sessions are read from it and written through to
-# the database: one query less on every request, and a cache flush still logs nobody out. A
-# per-process cache (the development default) would let processes disagree after a logout.
+# the database: one query less on every request, and a cache flush still logs nobody out; if
+# Redis is down, sessions come from the database (config/sessions.py). A per-process cache (the
+# development default) would let processes disagree after a logout.
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "config.sessions"
 
 # --- Accounts -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "stations.User"
@@ -267,7 +268,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Without this, Celery's Django fix-up closes the database connection before and after every task,
 # so each task paid for a new PostgreSQL connection: the worker managed 50 tasks a second. Now a
 # worker process keeps its connection as a web process does (config/celery.py: CONN_MAX_AGE, with
-# health checks); the fix-up itself only recycles it after twice this many tasks.
+# health checks); the fix-up itself still recycles it every this many tasks.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240

@@ -171,8 +171,9 @@ def _move(
     changed in the meantime, `_Stale` is raised and the caller reads the parcel again.
     """
     allowed, target = TRANSITIONS[action]
-    # Race: the statuses were read under the row lock, so a concurrent move has either committed
-    # before we read (and we refuse here) or waits for our commit.
+    # Race: where the statuses were read under the row lock, a concurrent move has either
+    # committed before we read (and we refuse here) or waits for our commit. Where they were not
+    # (a hand-over), the conditional UPDATE below decides.
     for parcel in parcels:
         if parcel.status not in allowed:
             raise wrong_status_error(parcel, action)

@@ -135,6 +135,46 @@ def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner
     assert paid == (1 if final.status == "picked_up" else 0)
 
 
+def test_partner_confirmation_races_the_hand_over_and_the_fee_is_paid_once(station, partner, clerk):
+    # Parcels taken in unannounced earn nothing until the partner announces them. The check-out
+    # page has found each one (no lock) when the partner's confirmation and the clerk's
+    # confirmation arrive together: whichever wins, exactly one handover line is paid.
+    for n in range(6):
+        tracking = f"RACECONFIRM{n}"
+        with station_scope(station.pk):
+            parcel = services.parcel_check_in(
+                station=station,
+                tracking_number=tracking,
+                actor=clerk,
+                partner=partner,
+                recipient_name="Nobody Real",
+                recipient_phone="+6581112222",
+            )
+            found = services.selectors.parcel_by_token(station=station, token=parcel.pickup_token)
+        results, errors = race(
+            2,
+            station.pk,
+            alternating(
+                lambda found=found: services.parcel_hand_over(
+                    station=station, credential=found.pickup_token, actor=clerk, found=found
+                ),
+                lambda tracking=tracking: services.parcel_announce(
+                    partner=partner,
+                    station=station,
+                    tracking_number=tracking,
+                    recipient_name="Nobody Real",
+                    recipient_phone="+6581112222",
+                    actor=partner,
+                ),
+            ),
+        )
+        assert len(results) == 2 and not errors
+        with network_scope():
+            lines = list(LedgerLine.objects.filter(parcel=parcel).values_list("kind", "amount"))
+            assert Parcel.objects.get(pk=parcel.pk).status == "picked_up"
+        assert lines == [("handover", 45)], (n, lines)
+
+
 def test_two_couriers_hand_back_the_same_parcels(station, on_shelf, clerk):
     parcels = [on_shelf(station) for _ in range(3)]
     with station_scope(station.pk):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -145,7 +146,38 @@ def test_the_pickup_qr_code_scans_back_to_the_link():
     assert found.text == link
 
 
-def test_sessions_are_read_from_the_shared_cache():
+def shelf_page(client, station):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("stations:shelf", args=[station.slug]))
+    return response, [q["sql"] for q in ctx.captured_queries if "django_session" in q["sql"]]
+
+
+def test_a_logged_in_page_reads_the_session_from_the_cache_not_the_database(client, clerk, station):
     # The suite runs with Redis as the cache (CACHE_URL), as production does.
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
-    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    client.login(email=clerk.email, password="pw-clerk-123")
+    response, session_queries = shelf_page(client, station)
+    assert response.status_code == 200 and session_queries == []
+
+
+def test_a_flushed_cache_logs_nobody_out(client, clerk, station):
+    client.login(email=clerk.email, password="pw-clerk-123")
+    cache.clear()
+    response, session_queries = shelf_page(client, station)
+    assert response.status_code == 200 and len(session_queries) == 1  # read from the database
+    assert shelf_page(client, station)[1] == []  # and put back in the cache
+
+
+def test_with_redis_down_people_stay_logged_in_and_can_log_out(client, clerk, station, settings):
+    client.login(email=clerk.email, password="pw-clerk-123")
+    settings.CACHES = {  # nothing listens on port 1
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response, session_queries = shelf_page(client, station)
+    assert response.status_code == 200 and len(session_queries) == 1
+    client.post(reverse("account_logout"))
+    response = client.get(reverse("stations:shelf", args=[station.slug]))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
