@@ -123,12 +123,16 @@ def ensure_port_free(port: int) -> None:
             sys.exit(f"port {port} is taken (a server left from an earlier run?); stop it first")
 
 
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
+def stop(process: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM (gunicorn's graceful stop, Celery's warm shutdown), then SIGKILL after `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
     try:
-        server.wait(timeout=30)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        server.kill()
+        process.kill()
+        process.wait()
 
 
 def worker_pids(server: subprocess.Popen) -> list[int]:

@@ -49,7 +49,7 @@ _MIDDLEWARE = [
     (
         "SELECT m.*, s.* FROM stations_membership m"
         " JOIN stations_station s ON m.station_id = s.id"
-        " WHERE s.slug = %(slug)s AND m.user_id = %(user)s LIMIT 1",
+        " WHERE s.slug = %(slug)s AND m.user_id = %(user)s ORDER BY m.id LIMIT 1",
         (),
     ),
 ]
@@ -71,7 +71,7 @@ CHECKOUT = [
     (
         "SELECT p.id AS parcel, p.partner_id AS partner, p.*, pa.* FROM parcels_parcel p"
         " JOIN partners_partner pa ON p.partner_id = pa.id"
-        " WHERE p.station_id = %(station)s AND p.pickup_token = %(token)s LIMIT 1",
+        " WHERE p.station_id = %(station)s AND p.pickup_token = %(token)s ORDER BY p.id LIMIT 1",
         ("parcel", "partner"),
     ),
     # No row lock first: the conditional UPDATE takes it and decides (parcels.services).

@@ -31,7 +31,6 @@ import json
 import math
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -187,15 +186,7 @@ def start_worker(concurrency: int) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen | None) -> None:
-    """SIGTERM (gunicorn's graceful stop, Celery's warm shutdown), then SIGKILL after 60 s."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    common.stop(process, timeout=60)  # a worker finishing its tasks may need longer
 
 
 # --- the process pool ---------------------------------------------------------------------------

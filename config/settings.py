@@ -266,9 +266,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Without this, Celery's Django fix-up closes the database connection before and after every task,
-# so each task paid for a new PostgreSQL connection: the worker managed 50 tasks a second. Now a
-# worker process keeps its connection as a web process does (config/celery.py: CONN_MAX_AGE, with
-# health checks); the fix-up itself still recycles it every this many tasks.
+# so each task paid for a new PostgreSQL connection (the simulated day's SMS went out at half the
+# rate, README: Performance). Now a worker process keeps its connection as a web process does
+# (config/celery.py: CONN_MAX_AGE, with health checks); the fix-up itself still recycles it every
+# this many tasks.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240

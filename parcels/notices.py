@@ -238,14 +238,11 @@ def send(notice_id: int, *, now: dt.datetime | None = None) -> str:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # No .first(): its ORDER BY is compiled for nothing on a primary-key lookup.
-        notice = next(
-            iter(
-                Notice.objects.select_for_update(of=("self",))
-                .select_related("parcel__station", "parcel__partner")
-                .filter(pk=notice_id)[:1]
-            ),
-            None,
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("parcel__station", "parcel__partner")
+            .filter(pk=notice_id)
+            .first()
         )
         if notice is None or notice.status != Notice.Status.PENDING:
             return notice.status if notice else "missing"

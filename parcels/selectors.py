@@ -74,9 +74,9 @@ def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
 
 
 def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
-    # A token is unique: no ORDER BY needed (`.first()` would add one).
-    found = Parcel.objects.filter(station=station, pickup_token=token).select_related("partner")
-    return next(iter(found[:1]), None)
+    return (
+        Parcel.objects.filter(station=station, pickup_token=token).select_related("partner").first()
+    )
 
 
 def parcel_for_buyer(*, token: str) -> Parcel | None:

@@ -17,11 +17,11 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 
 def membership_for(*, user: User, station_slug: str) -> Membership | None:
     """The person's membership of the station with this slug, with the station; None if none."""
-    # One row at most (a person is a member of a station once): no ORDER BY, unlike `.first()`.
-    found = Membership.objects.select_related("station").filter(
-        user=user, station__slug=station_slug
+    return (
+        Membership.objects.select_related("station")
+        .filter(user=user, station__slug=station_slug)
+        .first()
     )
-    return next(iter(found[:1]), None)
 
 
 def earnings_this_month(*, station: Station) -> list[dict]:
