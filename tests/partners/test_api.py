@@ -376,3 +376,19 @@ def test_concurrent_repeats_with_one_idempotency_key_do_the_work_once(partner, m
         t.join(timeout=60)
     assert WebhookEndpoint.objects.count() == 1
     assert codes.count(201) >= 1 and set(codes) <= {201, 409}
+
+
+# A NUL character cannot reach a lookup: PostgreSQL cannot compare text with it.
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/api/v1/parcels/?station=a%00b"),
+        ("get", "/api/v1/parcels/AB%00C/"),
+        ("post", "/api/v1/parcels/AB%00C/cancel/"),
+        ("post", "/api/v1/parcels/AB%00C/recall/"),
+    ],
+)
+def test_a_nul_in_an_api_url_is_400_in_the_api_error_shape(api, method, url):
+    response = getattr(api, method)(url, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
