@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 
-class RejectNulMiddleware:
-    """A NUL character in the path or the query string is a 400, not a server error.
+class NulPathMiddleware:
+    """A path with a NUL character in it names nothing: 404, as any unknown address.
 
-    PostgreSQL text cannot hold NUL, so a lookup by such a value fails in the database. Forms and
-    API serializers already refuse it in what they read; the URL is the one input that reaches
-    lookups unchecked (a tracking number or token in the path, a filter in the query string).
+    PostgreSQL text cannot hold NUL, so looking up a tracking number or a token that contains one
+    fails in the database instead of finding nothing. Forms and API serializers refuse NUL in what
+    they read, and views clean the query parameters they search with; the path is checked here.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        query = request.META.get("QUERY_STRING", "")
-        if "\x00" in request.path or "%00" in query or "\x00" in query:
-            detail = "The address contains a NUL character."
+        if "\x00" in request.path:
             if request.path.startswith("/api/"):  # the API's error shape
-                return JsonResponse({"code": "invalid", "detail": detail}, status=400)
-            return HttpResponseBadRequest(detail)
+                return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+            raise Http404
         return self.get_response(request)

@@ -182,7 +182,7 @@ def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: st
 
 def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
     station = request.station
-    query = request.GET.get("q", "")[:64]
+    query = request.GET.get("q", "")[:64].replace("\x00", "")  # PostgreSQL text has no NUL
     status = request.GET.get("status", "")
     if status not in Parcel.Status.values:
         status = ""

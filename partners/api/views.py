@@ -177,7 +177,9 @@ class ParcelListView(PartnerAPIView):
                 errors["status"] = [f"One of: {', '.join(Parcel.Status.values)}."]
             qs = qs.filter(status=params["status"])
         if params.get("station"):
-            qs = qs.filter(station__slug=params["station"])
+            # No station's slug has a NUL in it, and PostgreSQL cannot compare text with one.
+            slug = params["station"]
+            qs = qs.none() if "\x00" in slug else qs.filter(station__slug=slug)
         if params.get("updated_since"):
             since = _parse_datetime(params["updated_since"])
             if since is None:
