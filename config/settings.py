@@ -123,6 +123,7 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # Redis is down, sessions come from the database (config/sessions.py). A per-process cache (the
 # development default) would let processes disagree after a logout.
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # one client per pool, not per call
     SESSION_ENGINE = "config.sessions"
 
 # --- Accounts -----------------------------------------------------------------------------------

@@ -101,3 +101,13 @@ def test_the_worker_keeps_its_database_connection_between_tasks():
     # Celery's Django fix-up closes the connection around every task unless it finds this key
     # (under this very name) in the app's configuration.
     assert celery_app.conf.get("CELERY_DB_REUSE_MAX", 0) >= 100
+
+
+def test_the_redis_cache_reuses_its_client():
+    from django.core.cache import cache
+
+    assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
+    client = cache._cache.get_client(write=True)
+    cache.set("reused", 1)
+    assert cache.get("reused") == 1
+    assert cache._cache.get_client(write=True) is client
