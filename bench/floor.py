@@ -49,7 +49,7 @@ _MIDDLEWARE = [
     (
         "SELECT m.*, s.* FROM stations_membership m"
         " JOIN stations_station s ON m.station_id = s.id"
-        " WHERE s.slug = %(slug)s AND m.user_id = %(user)s ORDER BY m.id LIMIT 1",
+        " WHERE m.user_id = %(user)s AND s.slug = %(slug)s LIMIT 1",
         (),
     ),
 ]
@@ -62,7 +62,7 @@ _LOCK_PARCEL = (
     (),
 )
 _WEBHOOK_ENDPOINTS = (
-    "SELECT * FROM partners_webhookendpoint WHERE active AND partner_id = %(partner)s",
+    "SELECT * FROM partners_webhookendpoint WHERE partner_id IN (%(partner)s) AND active = true",
     (),
 )
 
@@ -78,7 +78,7 @@ CHECKOUT = [
     ("BEGIN", ()),
     (
         "UPDATE parcels_parcel SET status = 'picked_up', updated_at = now(), picked_up_at = now()"
-        " WHERE station_id = %(station)s AND id IN (%(parcel)s) AND status IN ('at_station')"
+        " WHERE id IN (%(parcel)s) AND status IN ('at_station')"
         " AND announced_at IS NOT NULL",  # as announced as when it was read
         (),
     ),

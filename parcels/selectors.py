@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from config import sql
 from partners.models import Partner
 from stations.models import Station
 
@@ -67,16 +68,29 @@ def parcels_by_tracking_number(
 def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
     """The parcel on the shelf with this code; failing that, the latest that had it (so a used
     code is reported as used, not as unknown)."""
-    qs = Parcel.objects.filter(station=station, pickup_code=code).select_related("partner")
-    return (
-        qs.filter(status=Parcel.Status.AT_STATION).first() or qs.order_by("-checked_in_at").first()
+    on_shelf = _at_counter(
+        "t0.station_id = %s AND t0.pickup_code = %s AND t0.status = %s",
+        [station.pk, code, Parcel.Status.AT_STATION],
+        order_by="t0.id",
+    )
+    return on_shelf or _at_counter(
+        "t0.station_id = %s AND t0.pickup_code = %s",
+        [station.pk, code],
+        order_by="t0.checked_in_at DESC, t0.id",
     )
 
 
 def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
-    return (
-        Parcel.objects.filter(station=station, pickup_token=token).select_related("partner").first()
+    return _at_counter(
+        "t0.station_id = %s AND t0.pickup_token = %s", [station.pk, token], order_by="t0.id"
     )
+
+
+def _at_counter(where: str, params: list, *, order_by: str) -> Parcel | None:
+    """The first parcel (with its partner) a check-out lookup finds. Every scan at the counter
+    runs one, so it is plain SQL (config/sql.py); the caller's WHERE names the station."""
+    found = sql.select(Parcel, where, params, related=("partner",), order_by=order_by, limit=1)
+    return found[0] if found else None
 
 
 def parcel_for_buyer(*, token: str) -> Parcel | None:

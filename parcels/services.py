@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
+from config import sql
 from partners import webhooks
 from partners.models import Partner, Tariff
 from stations.models import LedgerLine, Station, User
@@ -161,14 +162,17 @@ def _move(
     now: dt.datetime,
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
-    unchanged: dict[str, Any] | None = None,
+    unchanged: Sequence[str] = (),
 ) -> None:
     """Apply one allowed move to parcels locked by `_lock`, and append their events.
 
     Must run inside the caller's transaction. Raises WrongStatus, writing nothing, if any parcel
     is not in a status the move may start from. A caller that read its one parcel without a
-    lock names in `unchanged` the columns it relied on besides the status; if one of them
+    lock names in `unchanged` the fields it relied on besides the status; if one of them
     changed in the meantime, `_Stale` is raised and the caller reads the parcel again.
+
+    Every state change of a parcel comes through here, so the UPDATE and the events are plain
+    SQL (config/sql.py).
     """
     allowed, target = TRANSITIONS[action]
     # Race: where the statuses were read under the row lock, a concurrent move has either
@@ -184,11 +188,17 @@ def _move(
         **(changes or {}),
     }
     ids = [p.pk for p in parcels]
-    updated = (
-        Parcel.objects.filter(pk__in=ids, status__in=allowed)
-        .filter(**(unchanged or {}))
-        .update(**fields)
-    )
+    where = [
+        f"id IN ({', '.join(['%s'] * len(ids))})",
+        f"status IN ({', '.join(['%s'] * len(allowed))})",
+    ]
+    params = [*ids, *allowed]
+    if unchanged:
+        [parcel] = parcels  # read without a lock: one parcel at a time
+        for name in unchanged:  # still set, or still unset, as when it was read
+            column = Parcel._meta.get_field(name).column
+            where.append(f"{column} IS {'' if getattr(parcel, name) is None else 'NOT '}NULL")
+    updated = sql.update(Parcel, fields, " AND ".join(where), params)
     # Race: the conditional UPDATE is the guard where the rows were not locked first (SQLite has
     # no row locks; a hand-over reads its parcel before the transaction). On PostgreSQL it waits
     # for a concurrent move to commit, then matches nothing. A short count means someone else
@@ -204,7 +214,7 @@ def _move(
         for name, value in fields.items():
             setattr(parcel, name, value)
     webhooks.enqueue_parcel_event(parcels, _EVENT_KIND[target], now=now)
-    ParcelEvent.objects.bulk_create(
+    sql.insert(
         [
             ParcelEvent(
                 parcel=parcel,
@@ -265,7 +275,8 @@ def _ledger_lines(
                 created_at=now,
             )
         )
-    return LedgerLine.objects.bulk_create(lines)
+    sql.insert(lines)
+    return lines
 
 
 # --- the lifecycle ------------------------------------------------------------------------------
@@ -578,8 +589,7 @@ def parcel_hand_over(
     found.station = station  # the station the lookup was filtered on
     hand_over = {"actor": actor, "method": method, "refused": refused, "note": note}
     try:
-        announced = {"announced_at__isnull": found.announced_at is None}
-        return _hand_over(found, unchanged=announced, **hand_over)
+        return _hand_over(found, unchanged=("announced_at",), **hand_over)
     except _Stale:
         # Race: the partner confirmed the parcel between our read and the update.
         with transaction.atomic():
@@ -594,7 +604,7 @@ def _hand_over(
     method: str,
     refused: bool,
     note: str,
-    unchanged: dict[str, Any] | None = None,
+    unchanged: Sequence[str] = (),
 ) -> Parcel:
     now = timezone.now()
     with transaction.atomic():
@@ -618,13 +628,17 @@ def _hand_over(
             unchanged=unchanged,
         )
         # A second Handover for the parcel would violate its one-to-one key: a last guard.
-        Handover.objects.create(
-            parcel=parcel,
-            station=parcel.station,
-            partner=parcel.partner,
-            clerk=actor,
-            method=method,
-            handed_over_at=now,
+        sql.insert(
+            [
+                Handover(
+                    parcel=parcel,
+                    station=parcel.station,
+                    partner=parcel.partner,
+                    clerk=actor,
+                    method=method,
+                    handed_over_at=now,
+                )
+            ]
         )
         _ledger_lines([parcel], LedgerLine.Kind.HANDOVER, now=now)
     return parcel

@@ -12,6 +12,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config import sql
+
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. SGD."))
 
 
@@ -77,12 +79,16 @@ class Tariff(models.Model):
 
     @staticmethod
     def current_for(partner: Partner, on: dt.date) -> Tariff | None:
-        """The tariff in force on a day: the latest one that starts on or before it."""
-        return (
-            Tariff.objects.filter(partner=partner, valid_from__lte=on)
-            .order_by("-valid_from")
-            .first()
+        """The tariff in force on a day: the latest one that starts on or before it. Every
+        hand-over asks, so in plain SQL (config/sql.py)."""
+        found = sql.select(
+            Tariff,
+            "t0.partner_id = %s AND t0.valid_from <= %s",
+            [partner.pk, on],
+            order_by="t0.valid_from DESC",
+            limit=1,
         )
+        return found[0] if found else None
 
 
 class ApiKey(models.Model):

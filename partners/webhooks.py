@@ -35,7 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from config import outbox
+from config import outbox, sql
 
 from .models import (
     WEBHOOK_EVENTS,
@@ -82,7 +82,14 @@ def enqueue_parcel_event(parcels: Sequence, event_type: str, *, now: dt.datetime
         return 0
     partner_ids = {p.partner_id for p in parcels}
     endpoints: dict[int, list[WebhookEndpoint]] = {}
-    for endpoint in WebhookEndpoint.objects.filter(partner_id__in=partner_ids, active=True):
+    # Asked on every move of a parcel, so in plain SQL (config/sql.py).
+    placeholders = ", ".join(["%s"] * len(partner_ids))
+    active = sql.select(
+        WebhookEndpoint,
+        f"t0.partner_id IN ({placeholders}) AND t0.active = %s",
+        [*partner_ids, True],
+    )
+    for endpoint in active:
         if event_type in endpoint.events:
             endpoints.setdefault(endpoint.partner_id, []).append(endpoint)
     if not endpoints:

@@ -7,6 +7,8 @@ import datetime as dt
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from config import sql
+
 from .models import Invitation, LedgerLine, Membership, Station, User
 
 
@@ -16,12 +18,16 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 
 
 def membership_for(*, user: User, station_slug: str) -> Membership | None:
-    """The person's membership of the station with this slug, with the station; None if none."""
-    return (
-        Membership.objects.select_related("station")
-        .filter(user=user, station__slug=station_slug)
-        .first()
+    """The person's membership of the station with this slug, with the station; None if none.
+    Read on every portal request, so in plain SQL (config/sql.py)."""
+    found = sql.select(
+        Membership,
+        "t0.user_id = %s AND t1.slug = %s",
+        [user.pk, station_slug],
+        related=("station",),
+        limit=1,
     )
+    return found[0] if found else None
 
 
 def earnings_this_month(*, station: Station) -> list[dict]:

@@ -1,0 +1,97 @@
+"""config/sql.py reads and writes what the ORM would: the same values, types and relations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from config import sql
+from parcels.models import HandBack, Parcel, ParcelEvent
+from partners.models import WebhookEndpoint
+from stations.tenancy import network_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def field_values(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_select_gives_the_orms_instances_with_their_relations(station, on_shelf):
+    parcel = on_shelf(station)
+    with network_scope():
+        expected = Parcel.objects.select_related("partner", "station").get(pk=parcel.pk)
+    [found] = sql.select(
+        Parcel, "t0.id = %s", [parcel.pk], related=("partner", "station", "hand_back")
+    )
+    assert field_values(found) == field_values(expected)
+    assert isinstance(found.checked_in_at, dt.datetime) and timezone.is_aware(found.checked_in_at)
+    with CaptureQueriesContext(connection) as ctx:
+        assert field_values(found.partner) == field_values(expected.partner)
+        assert field_values(found.station) == field_values(expected.station)
+        assert found.hand_back is None  # a LEFT JOIN on a NULL key
+    assert len(ctx.captured_queries) == 0
+    assert found._state.adding is False and found._state.db == "default"
+
+
+def test_select_converts_json_and_orders_and_limits(partner):
+    for n in range(3):
+        WebhookEndpoint.objects.create(
+            partner=partner, url=f"https://hooks.example/{n}", events=["parcel.picked_up", n]
+        )
+    found = sql.select(
+        WebhookEndpoint,
+        "t0.partner_id = %s AND t0.active = %s",
+        [partner.pk, True],
+        order_by="t0.id DESC",
+        limit=2,
+    )
+    assert [e.url for e in found] == ["https://hooks.example/2", "https://hooks.example/1"]
+    assert found[0].events == ["parcel.picked_up", 2]
+    assert sql.select(WebhookEndpoint, "t0.partner_id = %s", [partner.pk + 1000]) == []
+
+
+def test_insert_stores_what_bulk_create_would_and_sets_the_keys(station, on_shelf, monkeypatch):
+    parcel = on_shelf(station)
+    now = timezone.now()
+    # Five rows in batches of two, as on a database with a low parameter limit.
+    monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: 2)
+    events = [
+        ParcelEvent(
+            parcel=parcel,
+            kind="parcel.note",
+            occurred_at=now,
+            station_id=station.pk,
+            detail={"n": n, "text": "ü"},
+        )
+        for n in range(5)
+    ]
+    sql.insert(events)
+    assert all(e.pk and not e._state.adding for e in events)
+    with network_scope():
+        stored = {e.pk: e for e in ParcelEvent.objects.filter(pk__in=[e.pk for e in events])}
+    assert [stored[e.pk].detail for e in events] == [{"n": n, "text": "ü"} for n in range(5)]
+    assert {stored[e.pk].occurred_at for e in events} == {now}
+    assert {stored[e.pk].created_at is not None for e in events} == {True}
+
+
+def test_update_counts_the_rows_it_changed_and_takes_instances(station, on_shelf, clerk):
+    first, second = on_shelf(station), on_shelf(station)
+    with network_scope():
+        hand_back = HandBack.objects.create(
+            station=station, partner=first.partner, clerk=clerk, courier_name="Courier"
+        )
+    changed = sql.update(
+        Parcel,
+        {"hand_back": hand_back, "return_reason": Parcel.ReturnReason.RECALLED},
+        "id IN (%s, %s) AND announced_at = %s",
+        [first.pk, second.pk, first.announced_at],
+    )
+    assert changed == 1  # the second parcel was announced at another moment
+    with network_scope():
+        assert Parcel.objects.get(pk=first.pk).hand_back_id == hand_back.pk
+        assert Parcel.objects.get(pk=second.pk).hand_back_id is None
