@@ -181,3 +181,17 @@ def test_with_redis_down_people_stay_logged_in_and_can_log_out(client, clerk, st
     client.post(reverse("account_logout"))
     response = client.get(reverse("stations:shelf", args=[station.slug]))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("value", [None, "", 'SP1"<2>&', "１２３"])
+def test_the_scan_input_is_drawn_as_djangos_text_input_would(value):
+    from django import forms
+
+    from parcels.forms import CredentialForm, ScanInput
+
+    attrs = CredentialForm.base_fields["credential"].widget.attrs
+    extra = {"id": "id_credential", "maxlength": "500", "required": True, "hidden": False}
+    assert isinstance(CredentialForm.base_fields["credential"].widget, ScanInput)
+    assert ScanInput(attrs).render("credential", value, extra) == forms.TextInput(attrs).render(
+        "credential", value, extra
+    )
