@@ -132,7 +132,7 @@ CHECKIN = [
         "UPDATE parcels_parcel SET status = 'at_station', updated_at = now(),"
         " checked_in_at = now(), shelf_slot = %(slot)s, pickup_token = %(token)s,"
         " pickup_code = lpad(%(code)s::text, 6, '0'), hold_deadline = now() + interval '7 days'"
-        " WHERE station_id = %(station)s AND id = %(parcel)s AND status IN ('announced')",
+        " WHERE id IN (%(parcel)s) AND status IN ('announced')",
         (),
     ),
     _WEBHOOK_ENDPOINTS,
@@ -150,16 +150,10 @@ CHECKIN = [
         " (%(parcel)s, 'reminder', 'sms', 'pending', now() + interval '5 days', NULL, 0, '',"
         " NULL, now()),"
         " (%(parcel)s, 'final', 'sms', 'pending', now() + interval '6 days', NULL, 0, '', NULL,"
-        " now()) ON CONFLICT DO NOTHING",
+        " now()) RETURNING id",  # the pickup notice is queued by its id after the commit
         (),
     ),
     ("COMMIT", ()),
-    (
-        "SELECT n.id FROM parcels_notice n JOIN parcels_parcel p ON n.parcel_id = p.id"
-        " WHERE p.station_id = %(station)s AND n.kind IN ('pickup')"
-        " AND n.parcel_id = %(parcel)s AND n.status = 'pending'",
-        (),
-    ),
     (
         # The page lists this session's latest 30 check-ins: here the 30 before this one.
         "SELECT p.*, pa.* FROM parcels_parcel p JOIN partners_partner pa ON p.partner_id = pa.id"

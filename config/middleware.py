@@ -20,7 +20,7 @@ class NulPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
-            if request.path.startswith("/api/"):  # the API's error shape
+            if request.path_info.startswith("/api/"):  # the API's error shape
                 return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
             raise Http404
         return self.get_response(request)

@@ -122,7 +122,7 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # the database: one query less on every request, and a cache flush still logs nobody out; if
 # Redis is down, sessions come from the database (config/sessions.py). A per-process cache (the
 # development default) would let processes disagree after a logout.
-if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # one client per pool, not per call
     SESSION_ENGINE = "config.sessions"
 

@@ -1,19 +1,21 @@
-"""Reads and inserts for the station counter's hottest statements, without the ORM's query
-building.
+"""Reads, inserts and updates for the station counter's hottest statements, without the ORM's
+query building.
 
-Profiling a check-out (bench/profile.py) showed the ORM spending 300 to 800 µs of CPU compiling
+Profiling a check-out (bench/profile.py) showed the ORM spending 300 to 850 µs of CPU compiling
 each statement and building its objects, against about 100 µs for the same statement sent
 through the cursor. These helpers send plain, portable SQL (PostgreSQL and SQLite) whose column
 lists come from the models' own metadata, so a new field needs no change here, and they return
 ordinary model instances, with the same database converters the ORM applies.
 
-They do not apply django-scopes: a caller filters on the station or partner itself, as the
-selectors that use them do. Everything else goes through the ORM.
+They do not apply django-scopes. A lookup names the station or the partner in its WHERE itself
+(Tariff, WebhookEndpoint and Membership are not scoped models anyway), and the writes touch only
+rows the caller read in its scope. Parameters go to the database as they are: the callers pass
+numbers, strings, booleans and dates. Everything else goes through the ORM.
 """
 
 from __future__ import annotations
 
-import functools
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,8 +37,20 @@ class _Shape:
     converters: list[tuple[int, Any, list]]
 
 
-@functools.lru_cache(maxsize=64)
+# Per connection (each thread has its own), forgotten with it.
+_shapes: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict] = weakref.WeakKeyDictionary()
+
+
 def _shape(
+    model: type[models.Model], related: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> _Shape:
+    known = _shapes.setdefault(connection, {})
+    if (model, related) not in known:
+        known[model, related] = _build_shape(model, related, connection)
+    return known[model, related]
+
+
+def _build_shape(
     model: type[models.Model], related: tuple[str, ...], connection: BaseDatabaseWrapper
 ) -> _Shape:
     qn = connection.ops.quote_name
@@ -48,7 +62,7 @@ def _shape(
         joined.append((target, field))
         joins.append(
             f"{'LEFT JOIN' if field.null else 'JOIN'} {qn(target._meta.db_table)} t{i}"
-            f" ON t{i}.{qn(target._meta.pk.column)} = t0.{qn(field.column)}"
+            f" ON t{i}.{qn(field.target_field.column)} = t0.{qn(field.column)}"
         )
     columns: list[str] = []
     parts, converters = [], []
@@ -100,36 +114,52 @@ def select(
             chunk = values[start : start + width]
             start += width
             if field is None:
-                main = _from_db(part_model, using, chunk)
+                main = part_model.from_db(using, None, chunk)
             else:  # a LEFT JOIN that matched nothing (a NULL key) leaves the relation None
                 field.set_cached_value(
-                    main, None if chunk[0] is None else _from_db(part_model, using, chunk)
+                    main, None if chunk[0] is None else part_model.from_db(using, None, chunk)
                 )
         found.append(main)
     return found
 
 
-def _from_db(model: type[M], using: str, values: list) -> M:
-    obj = model(*values)
-    obj._state.adding = False
-    obj._state.db = using
-    return obj
+def first(
+    model: type[M],
+    where: str,
+    params: Sequence[Any],
+    *,
+    related: Sequence[str] = (),
+    order_by: str = "",
+) -> M | None:
+    """The first instance `select` finds, or None."""
+    found = select(model, where, params, related=related, order_by=order_by, limit=1)
+    return found[0] if found else None
+
+
+def placeholders(count: int) -> str:
+    """`%s, %s, …` for an IN list of `count` parameters."""
+    return ", ".join(["%s"] * count)
 
 
 def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
     """INSERT new instances of one model and set their primary keys, as bulk_create does (no
-    save(), no signals): one statement, or as few as the database's parameter limit allows."""
+    save(), no signals): one statement, or as few as the database's parameter limit allows.
+    For models whose key the database generates."""
     if not objs:
         return
     connection = connections[using]
     meta = type(objs[0])._meta
     pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk]
+    if not pk.db_returning:
+        raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
+    fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+    for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
     qn = connection.ops.quote_name
     into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
     row = f"({', '.join(['%s'] * len(fields))})"
     returning = f"RETURNING {qn(pk.column)}"
-    batch = connection.ops.bulk_batch_size(fields, objs) or len(objs)
+    batch = max(connection.ops.bulk_batch_size(fields, objs), 1)
     for start in range(0, len(objs), batch):
         chunk = objs[start : start + batch]
         # Table and column names come from the model; the values are parameters.
@@ -158,7 +188,7 @@ def update(
 ) -> int:
     """UPDATE the rows of `model` matching `where` (plain column names, no alias) to the plain
     `values` (field names, as QuerySet.update takes them, without expressions); returns how
-    many rows changed."""
+    many rows it matched, all of which it updated."""
     connection = connections[using]
     qn = connection.ops.quote_name
     meta = model._meta

@@ -89,8 +89,7 @@ def parcel_by_token(*, station: Station, token: str) -> Parcel | None:
 def _at_counter(where: str, params: list, *, order_by: str) -> Parcel | None:
     """The first parcel (with its partner) a check-out lookup finds. Every scan at the counter
     runs one, so it is plain SQL (config/sql.py); the caller's WHERE names the station."""
-    found = sql.select(Parcel, where, params, related=("partner",), order_by=order_by, limit=1)
-    return found[0] if found else None
+    return sql.first(Parcel, where, params, related=("partner",), order_by=order_by)
 
 
 def parcel_for_buyer(*, token: str) -> Parcel | None:

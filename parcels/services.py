@@ -168,8 +168,8 @@ def _move(
 
     Must run inside the caller's transaction. Raises WrongStatus, writing nothing, if any parcel
     is not in a status the move may start from. A caller that read its one parcel without a
-    lock names in `unchanged` the fields it relied on besides the status; if one of them
-    changed in the meantime, `_Stale` is raised and the caller reads the parcel again.
+    lock names in `unchanged` the fields it relied on besides the status; if one of them was set
+    or cleared in the meantime, `_Stale` is raised and the caller reads the parcel again.
 
     Every state change of a parcel comes through here, so the UPDATE and the events are plain
     SQL (config/sql.py).
@@ -189,8 +189,8 @@ def _move(
     }
     ids = [p.pk for p in parcels]
     where = [
-        f"id IN ({', '.join(['%s'] * len(ids))})",
-        f"status IN ({', '.join(['%s'] * len(allowed))})",
+        f"id IN ({sql.placeholders(len(ids))})",
+        f"status IN ({sql.placeholders(len(allowed))})",
     ]
     params = [*ids, *allowed]
     if unchanged:

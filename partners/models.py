@@ -81,14 +81,12 @@ class Tariff(models.Model):
     def current_for(partner: Partner, on: dt.date) -> Tariff | None:
         """The tariff in force on a day: the latest one that starts on or before it. Every
         hand-over asks, so in plain SQL (config/sql.py)."""
-        found = sql.select(
+        return sql.first(
             Tariff,
             "t0.partner_id = %s AND t0.valid_from <= %s",
             [partner.pk, on],
             order_by="t0.valid_from DESC",
-            limit=1,
         )
-        return found[0] if found else None
 
 
 class ApiKey(models.Model):

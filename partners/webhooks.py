@@ -83,10 +83,9 @@ def enqueue_parcel_event(parcels: Sequence, event_type: str, *, now: dt.datetime
     partner_ids = {p.partner_id for p in parcels}
     endpoints: dict[int, list[WebhookEndpoint]] = {}
     # Asked on every move of a parcel, so in plain SQL (config/sql.py).
-    placeholders = ", ".join(["%s"] * len(partner_ids))
     active = sql.select(
         WebhookEndpoint,
-        f"t0.partner_id IN ({placeholders}) AND t0.active = %s",
+        f"t0.partner_id IN ({sql.placeholders(len(partner_ids))}) AND t0.active = %s",
         [*partner_ids, True],
     )
     for endpoint in active:

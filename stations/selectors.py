@@ -20,14 +20,12 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 def membership_for(*, user: User, station_slug: str) -> Membership | None:
     """The person's membership of the station with this slug, with the station; None if none.
     Read on every portal request, so in plain SQL (config/sql.py)."""
-    found = sql.select(
+    return sql.first(
         Membership,
         "t0.user_id = %s AND t1.slug = %s",
         [user.pk, station_slug],
         related=("station",),
-        limit=1,
     )
-    return found[0] if found else None
 
 
 def earnings_this_month(*, station: Station) -> list[dict]:

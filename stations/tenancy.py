@@ -4,7 +4,8 @@ Tenant-owned models use django-scopes' ScopedManager with two dimensions, `stati
 a query made with no scope active raises ScopeError instead of leaking another tenant's rows. Scopes
 are entered only at the edges: the station portal (one station), the partner API (one partner), the
 buyer's token lookup, Celery tasks, and the admin. Within a scope `None` means "not limited on this
-dimension", stated explicitly.
+dimension", stated explicitly. The counter's plain-SQL statements (config/sql.py) bypass the
+managers; each names its station or partner itself.
 """
 
 from __future__ import annotations

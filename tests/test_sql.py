@@ -79,6 +79,12 @@ def test_insert_stores_what_bulk_create_would_and_sets_the_keys(station, on_shel
     assert {stored[e.pk].created_at is not None for e in events} == {True}
 
 
+def test_insert_refuses_an_unsaved_related_object_as_bulk_create_does(station, on_shelf):
+    unsaved = Parcel(station=station, tracking_number="NOT-SAVED")
+    with pytest.raises(ValueError, match="unsaved related object"):
+        sql.insert([ParcelEvent(parcel=unsaved, kind="parcel.note", occurred_at=timezone.now())])
+
+
 def test_update_counts_the_rows_it_changed_and_takes_instances(station, on_shelf, clerk):
     first, second = on_shelf(station), on_shelf(station)
     with network_scope():
@@ -88,10 +94,10 @@ def test_update_counts_the_rows_it_changed_and_takes_instances(station, on_shelf
     changed = sql.update(
         Parcel,
         {"hand_back": hand_back, "return_reason": Parcel.ReturnReason.RECALLED},
-        "id IN (%s, %s) AND announced_at = %s",
-        [first.pk, second.pk, first.announced_at],
+        "id IN (%s, %s) AND tracking_number = %s",
+        [first.pk, second.pk, first.tracking_number],
     )
-    assert changed == 1  # the second parcel was announced at another moment
+    assert changed == 1
     with network_scope():
         assert Parcel.objects.get(pk=first.pk).hand_back_id == hand_back.pk
         assert Parcel.objects.get(pk=second.pk).hand_back_id is None
