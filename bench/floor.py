@@ -55,9 +55,7 @@ _MIDDLEWARE = [
 ]
 
 _LOCK_PARCEL = (
-    "SELECT p.*, pa.*, s.* FROM parcels_parcel p"
-    " JOIN stations_station s ON p.station_id = s.id"
-    " JOIN partners_partner pa ON p.partner_id = pa.id"
+    "SELECT p.*, pa.* FROM parcels_parcel p JOIN partners_partner pa ON p.partner_id = pa.id"
     " WHERE p.station_id = %(station)s AND p.id = %(parcel)s ORDER BY p.id FOR UPDATE OF p",
     (),
 )
