@@ -93,35 +93,42 @@ def enqueue_parcel_event(parcels: Sequence, event_type: str, *, now: dt.datetime
             endpoints.setdefault(endpoint.partner_id, []).append(endpoint)
     if not endpoints:
         return 0
-    from stations.models import Station
-
-    slugs = dict(
-        Station.objects.filter(pk__in={p.station_id for p in parcels}).values_list("pk", "slug")
-    )
-    messages = WebhookMessage.objects.bulk_create(
-        [
-            WebhookMessage(
-                partner_id=p.partner_id,
-                msg_id=f"msg_{uuid.uuid4().hex}",
-                event_type=event_type,
-                payload=parcel_payload(
-                    p, event_type, station_slug=slugs.get(p.station_id, ""), occurred_at=now
-                ),
-                created_at=now,
-            )
-            for p in parcels
-            if p.partner_id in endpoints
-        ]
-    )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(message=m, endpoint=e, due_at=now, created_at=now)
-            for m in messages
-            for e in endpoints[m.partner_id]
-        ]
-    )
+    slugs = _station_slugs(parcels)
+    messages = [
+        WebhookMessage(
+            partner_id=p.partner_id,
+            msg_id=f"msg_{uuid.uuid4().hex}",
+            event_type=event_type,
+            payload=parcel_payload(
+                p, event_type, station_slug=slugs.get(p.station_id, ""), occurred_at=now
+            ),
+            created_at=now,
+        )
+        for p in parcels
+        if p.partner_id in endpoints
+    ]
+    sql.insert(messages)
+    deliveries = [
+        WebhookDelivery(message=m, endpoint=e, due_at=now, created_at=now)
+        for m in messages
+        for e in endpoints[m.partner_id]
+    ]
+    sql.insert(deliveries)
     transaction.on_commit(_kick)
     return len(deliveries)
+
+
+def _station_slugs(parcels: Sequence) -> dict[int, str]:
+    """The parcels' station slugs, from the stations they already carry (a hand-over or a
+    check-in has its station at hand), reading only the others."""
+    from stations.models import Station
+
+    station_field = type(parcels[0])._meta.get_field("station")
+    slugs = {p.station_id: p.station.slug for p in parcels if station_field.is_cached(p)}
+    missing = {p.station_id for p in parcels} - slugs.keys()
+    if missing:
+        slugs.update(Station.objects.filter(pk__in=missing).values_list("pk", "slug"))
+    return slugs
 
 
 def _kick() -> None:

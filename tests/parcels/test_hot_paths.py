@@ -195,3 +195,20 @@ def test_the_scan_input_is_drawn_as_djangos_text_input_would(value):
     assert ScanInput(attrs).render("credential", value, extra) == forms.TextInput(attrs).render(
         "credential", value, extra
     )
+
+
+def test_a_hand_over_with_a_webhook_does_not_read_its_station_again(
+    station, on_shelf, clerk, partner
+):
+    from partners.models import WebhookEndpoint, WebhookMessage
+
+    WebhookEndpoint.objects.create(
+        partner=partner, url="https://hooks.example/in", events=["parcel.picked_up"]
+    )
+    parcel = on_shelf(station)  # announced by `partner`
+    with station_scope(station.pk), CaptureQueriesContext(connection) as ctx:
+        services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
+    assert not [q for q in ctx.captured_queries if 'FROM "stations_station"' in q["sql"]]
+    message = WebhookMessage.objects.get(event_type="parcel.picked_up")
+    assert message.payload["data"]["station"] == station.slug
+    assert message.deliveries.count() == 1
