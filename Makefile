@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench simulate lint format install clean
+.PHONY: run test bench simulate probe lint format install clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -52,16 +52,16 @@ test: $(STAMP)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench
 # The benchmarks and the simulated day run with production settings (DEBUG off) against
 # PostgreSQL and Redis on 127.0.0.1, in databases of their own.
-bench simulate: export DATABASE_URL = $(BENCH_DATABASE_URL)
-bench simulate: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
-bench simulate: export CACHE_URL ?= redis://127.0.0.1:6379/11
-bench simulate: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
-bench simulate: export DJANGO_DEBUG = 0
-bench simulate: export EMAIL_URL ?= consolemail://
-bench simulate: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
-bench simulate: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
-bench simulate: export DJANGO_SECURE_SSL_REDIRECT ?= 0
-bench simulate: export DJANGO_STATIC_MANIFEST ?= 0
+bench simulate probe: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench simulate probe: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
+bench simulate probe: export CACHE_URL ?= redis://127.0.0.1:6379/11
+bench simulate probe: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
+bench simulate probe: export DJANGO_DEBUG = 0
+bench simulate probe: export EMAIL_URL ?= consolemail://
+bench simulate probe: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
+bench simulate probe: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
+bench simulate probe: export DJANGO_SECURE_SSL_REDIRECT ?= 0
+bench simulate probe: export DJANGO_STATIC_MANIFEST ?= 0
 bench: $(STAMP)
 	@mkdir -p var/bench
 	@$(PY) scripts/check_services.py
@@ -76,6 +76,13 @@ simulate: $(STAMP)
 	@mkdir -p var/sim
 	@$(PY) scripts/check_services.py
 	$(PY) -u bench/simulate.py --scale $(SCALE) $(ARGS)
+
+# Bad input at every face (API, portal, buyer page), counted by status; fails on any 5xx.
+probe: $(STAMP)
+	@$(PY) scripts/check_services.py
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
+		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
+	$(PY) bench/probe.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
