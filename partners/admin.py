@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -7,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services, webhooks
 from .models import (
+    WEBHOOK_EVENTS,
     ApiKey,
     DeliveryAttempt,
     Partner,
@@ -57,6 +59,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         readonly = ["prefix", "created_at", "last_used_at", "revoked_at"]
         return [*readonly, "partner"] if obj else readonly
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # A key is stopped by revoking it (api_key_revoke), which keeps when it was used.
+        return False
+
     def save_model(self, request: HttpRequest, obj: ApiKey, form: object, change: bool) -> None:
         if change:
             obj.save(update_fields=["name"])
@@ -83,14 +89,71 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, _("Keys revoked."), messages.SUCCESS)
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    """The partner API's rules for an endpoint, checked the same way (webhooks.check_url)."""
+
+    # A URL typed without a scheme is taken as https, the only one allowed in production.
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=[(event, event) for event in WEBHOOK_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["partner", "url", "events", "active"]
+
+    def clean_url(self) -> str:
+        try:
+            return webhooks.check_url(self.cleaned_data["url"])
+        except webhooks.UnsafeUrl as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "partner", "active", "consecutive_failures", "disabled_reason"]
     list_filter = ["active", "partner"]
     search_fields = ["url", "partner__name"]
-    fields = ["partner", "url", "events", "active", "disabled_reason", "created_at"]
-    readonly_fields = ["created_at", "disabled_reason"]
+    form = WebhookEndpointForm
+    fields = [
+        "partner",
+        "url",
+        "events",
+        "active",
+        "disabled_reason",
+        "consecutive_failures",
+        "created_at",
+    ]
+    readonly_fields = ["created_at", "disabled_reason", "consecutive_failures"]
     list_select_related = ["partner"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: WebhookEndpoint | None = None
+    ) -> list[str]:
+        # An endpoint and its secret belong to one partner: register a new one for another.
+        return [*self.readonly_fields, "partner"] if obj else self.readonly_fields
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Through the services, as the API does: the same checks, and switching an endpoint on
+        # forgets its failures.
+        data = form.cleaned_data
+        if change:
+            changed = {f: data[f] for f in ("url", "events", "active") if f in form.changed_data}
+            saved = services.webhook_endpoint_update(endpoint=obj, **changed)
+        else:
+            saved = services.webhook_endpoint_create(
+                partner=data["partner"],
+                url=data["url"],
+                events=data["events"],
+                active=data["active"],
+            )
+        for field in WebhookEndpoint._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
 
 
 class DeliveryAttemptInline(admin.TabularInline):

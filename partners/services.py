@@ -1,11 +1,17 @@
-"""Writes about partners: API keys."""
+"""Writes about partners: API keys and webhook endpoints."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import ApiKey, Partner
+from parcels.exceptions import InvalidInput
+
+from . import webhooks
+from .models import WEBHOOK_EVENTS, ApiKey, Partner, WebhookEndpoint
 
 
 def api_key_create(*, partner: Partner, name: str = "") -> tuple[ApiKey, str]:
@@ -34,3 +40,62 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     key.refresh_from_db()
     return key
+
+
+def _webhook_url(url: str) -> str:
+    try:
+        return webhooks.check_url(url)
+    except webhooks.UnsafeUrl as exc:
+        raise InvalidInput(str(exc), field="url") from None
+
+
+def _webhook_events(events: Iterable[str]) -> list[str]:
+    chosen = set(events)
+    unknown = chosen - set(WEBHOOK_EVENTS)
+    if unknown:
+        raise InvalidInput(
+            _("Unknown events: %(events)s.") % {"events": ", ".join(sorted(unknown))},
+            field="events",
+        )
+    if not chosen:
+        raise InvalidInput(_("Choose at least one event."), field="events")
+    return webhooks.subscribed_events(chosen)
+
+
+def webhook_endpoint_create(
+    *, partner: Partner, url: str, events: Iterable[str], active: bool = True
+) -> WebhookEndpoint:
+    """A partner's new endpoint with a fresh signing secret. The URL must pass
+    `webhooks.check_url` (InvalidInput on `url`), the events must be known ones (on `events`)."""
+    return WebhookEndpoint.objects.create(
+        partner=partner, url=_webhook_url(url), events=_webhook_events(events), active=active
+    )
+
+
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    active: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given (None leaves it as it is). Switching an endpoint on (`active=True`)
+    forgets why it was switched off and its failure count, so the next failures are counted (and
+    it is switched off again) from zero."""
+    changes: dict[str, object] = {}
+    if url is not None:
+        changes["url"] = _webhook_url(url)
+    if events is not None:
+        changes["events"] = _webhook_events(events)
+    if active is not None:
+        changes["active"] = active
+        if active:
+            changes |= {"disabled_reason": "", "consecutive_failures": 0}
+    with transaction.atomic():
+        # Race: locked, so a delivery that fails meanwhile counts after the reset, not before it.
+        locked = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint.pk)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        if changes:
+            locked.save(update_fields=list(changes))
+    return locked

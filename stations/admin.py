@@ -48,8 +48,29 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class StationAdminForm(forms.ModelForm):
+    class Meta:
+        model = Station
+        fields = sorted(services.STATION_ADMIN_FIELDS)
+
+    def clean_capacity(self) -> int | None:
+        capacity = self.cleaned_data.get("capacity")
+        if (
+            self.instance.pk is not None
+            and capacity is not None
+            and "capacity" in self.changed_data
+        ):
+            # The rule station_update applies, shown next to the field instead of as an error page.
+            try:
+                services.station_check_capacity(station=self.instance, capacity=capacity)
+            except services.StationError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return capacity
+
+
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin):
+    form = StationAdminForm
     list_display = [
         "name",
         "kind",
@@ -74,6 +95,17 @@ class StationAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     actions = ["approve", "reject", "suspend"]
     show_full_result_count = False
+
+    def save_model(
+        self, request: HttpRequest, obj: Station, form: forms.ModelForm, change: bool
+    ) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)  # a new station starts as applied
+            return
+        changed = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
+        saved = services.station_update(station=obj, changes=changed)
+        for field in Station._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Station], service, done: str) -> None:
         ok, refused = 0, []

@@ -147,23 +147,76 @@ def membership_add(*, station: Station, user: User, role: str) -> Membership:
     return membership
 
 
+def _lock_for_capacity(station: Station, capacity: int) -> Station:
+    """The station's row, locked, once `capacity` is known to hold what is on its shelf."""
+    from parcels.selectors import shelf_occupancy  # parcels depends on stations, not the reverse
+
+    # Race: lock the row so a check-in cannot fill the shelf past the new capacity meanwhile.
+    locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
+    on_shelf = shelf_occupancy(station=locked).count
+    if capacity < on_shelf:
+        raise StationError(
+            _("%(count)s parcels are on the shelf now; the capacity cannot be lower than that.")
+            % {"count": on_shelf},
+            code="invalid",
+            field="capacity",
+        )
+    return locked
+
+
+def station_check_capacity(*, station: Station, capacity: int) -> None:
+    """Refuse (StationError on `capacity`) a capacity below the parcels on the shelf now.
+
+    For a form that shows the refusal before it saves: called inside the transaction that then
+    saves (the admin's change view is one), the lock it takes holds until that commit."""
+    with transaction.atomic():
+        _lock_for_capacity(station, capacity)
+
+
+# What a network admin may change on a station's own page. The status moves only through
+# station_approve/reject/suspend, and the stamps come with those moves.
+STATION_ADMIN_FIELDS = frozenset(
+    {
+        "name",
+        "slug",
+        "kind",
+        "address",
+        "postal_code",
+        "latitude",
+        "longitude",
+        "phone",
+        "timezone",
+        "capacity",
+        "opening_hours",
+    }
+)
+
+
+def station_update(*, station: Station, changes: dict[str, Any]) -> Station:
+    """A network admin's change to a station: any of STATION_ADMIN_FIELDS, validated as the
+    model says, and the shelf capacity never below what is on the shelf now (as for an owner)."""
+    unknown = changes.keys() - STATION_ADMIN_FIELDS
+    if unknown:
+        raise ValueError(f"not changed through station_update: {sorted(unknown)}")
+    with transaction.atomic():
+        if "capacity" in changes:
+            locked = _lock_for_capacity(station, changes["capacity"])
+        else:
+            locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.full_clean(exclude=[f.name for f in Station._meta.fields if f.name not in changes])
+        if changes:
+            locked.save(update_fields=list(changes))
+    return locked
+
+
 def station_update_settings(
     *, station: Station, phone: str, capacity: int, opening_hours: dict[str, Any]
 ) -> Station:
     """What an owner may change: the phone, the shelf capacity and the opening hours."""
-    from parcels.selectors import shelf_occupancy  # parcels depends on stations, not the reverse
-
     with transaction.atomic():
-        # Race: lock the row so a check-in cannot fill the shelf past the new capacity meanwhile.
-        locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
-        on_shelf = shelf_occupancy(station=locked).count
-        if capacity < on_shelf:
-            raise StationError(
-                _("%(count)s parcels are on the shelf now; the capacity cannot be lower than that.")
-                % {"count": on_shelf},
-                code="invalid",
-                field="capacity",
-            )
+        locked = _lock_for_capacity(station, capacity)
         locked.phone, locked.capacity, locked.opening_hours = phone, capacity, opening_hours
         locked.full_clean(exclude=["slug"])
         locked.save(update_fields=["phone", "capacity", "opening_hours"])

@@ -171,3 +171,125 @@ def test_admin_redelivers_a_webhook(admin_client, station, partner, on_shelf):
         {"action": "redeliver", "_selected_action": [delivery.pk]},
     )
     assert WebhookDelivery.objects.filter(message=delivery.message).count() == 2
+
+
+def change_form_data(response) -> dict:
+    """What the admin's change form posts back as it was drawn (the form and its inlines)."""
+    from django import forms
+
+    form = response.context["adminform"].form
+    all_forms = [form]
+    for inline in response.context["inline_admin_formsets"]:
+        all_forms += [inline.formset.management_form, *inline.formset.forms]
+    data: dict = {}
+    for f in all_forms:
+        for name, field in f.fields.items():
+            value = f[name].value()
+            if isinstance(field, forms.BooleanField):
+                if value:
+                    data[f.add_prefix(name)] = "on"
+                continue
+            if isinstance(field.widget, forms.MultiWidget):  # a date and a time, say
+                for i, part in enumerate(field.widget.decompress(value)):
+                    data[f"{f.add_prefix(name)}_{i}"] = "" if part is None else str(part)
+                continue
+            if isinstance(field, forms.JSONField):
+                value = field.prepare_value(value)
+            data[f.add_prefix(name)] = "" if value is None else value
+    return data
+
+
+def test_admin_cannot_set_a_capacity_below_the_parcels_on_the_shelf(
+    admin_client, station, on_shelf
+):
+    for _n in range(3):
+        on_shelf(station)
+    url = reverse("admin:stations_station_change", args=[station.pk])
+    data = change_form_data(admin_client.get(url))
+    refused = admin_client.post(url, data | {"capacity": 2, "name": "Renamed"})
+    assert refused.status_code == 200  # the form again, with the error next to the field
+    assert refused.context["adminform"].form.errors["capacity"] == [
+        "3 parcels are on the shelf now; the capacity cannot be lower than that."
+    ]
+    station.refresh_from_db()
+    assert (station.capacity, station.name) == (50, "Station A")
+
+    saved = admin_client.post(url, data | {"capacity": 3, "name": "Renamed"})
+    assert saved.status_code == 302
+    station.refresh_from_db()
+    assert (station.capacity, station.name) == (3, "Renamed")
+
+
+def test_admin_switching_an_endpoint_on_forgets_its_failures_as_the_api_does(admin_client, partner):
+    from partners.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        partner=partner,
+        url="https://partner.example/h",
+        events=["parcel.checked_in"],
+        active=False,
+        disabled_reason="every attempt for a day failed (last: HTTP 503)",
+        consecutive_failures=8,
+    )
+    url = reverse("admin:partners_webhookendpoint_change", args=[endpoint.pk])
+    data = change_form_data(admin_client.get(url))
+    assert "active" not in data
+    response = admin_client.post(url, data | {"active": "on"})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.active
+    assert (endpoint.disabled_reason, endpoint.consecutive_failures) == ("", 0)
+    listing = admin_client.get(reverse("admin:partners_webhookendpoint_changelist"))
+    assert "every attempt for a day failed" not in listing.text
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://" + "ü" * 60 + ".example/", "The host name is not valid"),
+        ("https://10.0.0.5/hook", "The host resolves to a private or local address."),
+        ("http://partner.example/hook", "Use an https:// URL."),
+    ],
+)
+def test_admin_refuses_the_webhook_urls_the_api_refuses(
+    admin_client, partner, settings, url, message
+):
+    from partners.models import WebhookEndpoint
+
+    settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = admin_client.post(
+        reverse("admin:partners_webhookendpoint_add"),
+        {"partner": partner.pk, "url": url, "events": ["parcel.picked_up"], "active": "on"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["url"][0].startswith(message)
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_admin_adds_an_endpoint_as_the_api_does(admin_client, partner):
+    from partners.models import WebhookEndpoint
+
+    response = admin_client.post(
+        reverse("admin:partners_webhookendpoint_add"),
+        {
+            "partner": partner.pk,
+            "url": "https://Bücher.example/h",
+            "events": ["parcel.returned", "parcel.picked_up"],
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.url == "https://xn--bcher-kva.example/h"
+    assert endpoint.events == ["parcel.picked_up", "parcel.returned"]
+    assert endpoint.secret.startswith("whsec_")
+
+
+def test_api_keys_are_revoked_not_deleted(admin_client, partner):
+    from partners.models import ApiKey
+    from partners.services import api_key_create
+
+    key, _raw = api_key_create(partner=partner, name="old")
+    response = admin_client.post(reverse("admin:partners_apikey_delete", args=[key.pk]))
+    assert response.status_code == 403
+    assert ApiKey.objects.filter(pk=key.pk).exists()

@@ -187,11 +187,11 @@ class WebhookInput(serializers.Serializer):
     def validate_url(self, value: str) -> str:
         from partners.webhooks import UnsafeUrl, check_url
 
+        # The same check as the services' and the admin's; the value kept is the stored form.
         try:
-            check_url(value)
+            return check_url(value)
         except UnsafeUrl as exc:
             raise serializers.ValidationError(str(exc)) from None
-        return value
 
 
 class WebhookUpdateInput(WebhookInput):

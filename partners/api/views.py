@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 from parcels import services
 from parcels.exceptions import DomainError, InvalidInput, ParcelNotFound
 from parcels.models import Parcel
+from partners import services as partner_services
 from partners import webhooks
 from partners.authentication import PartnerScopedMixin
 from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
@@ -627,10 +628,10 @@ class WebhookListView(PartnerAPIView):
     def post(self, request: Request) -> Response:
         data = s.WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = WebhookEndpoint.objects.create(
+        endpoint = partner_services.webhook_endpoint_create(
             partner=self.partner,
             url=data.validated_data["url"],
-            events=webhooks.subscribed_events(data.validated_data["events"]),
+            events=data.validated_data["events"],
             active=data.validated_data["active"],
         )
         return Response(
@@ -658,16 +659,9 @@ class WebhookDetailView(WebhookView):
         endpoint = self.endpoint(pk)
         data = s.WebhookUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if "url" in v:
-            endpoint.url = v["url"]
-        if "events" in v:
-            endpoint.events = webhooks.subscribed_events(v["events"])
-        if "active" in v:
-            endpoint.active = v["active"]
-            if v["active"]:
-                endpoint.disabled_reason, endpoint.consecutive_failures = "", 0
-        endpoint.save()
+        endpoint = partner_services.webhook_endpoint_update(
+            endpoint=endpoint, **data.validated_data
+        )
         return Response(s.WebhookOutput(_webhook_data(endpoint)).data)
 
     @extend_schema(

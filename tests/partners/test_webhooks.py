@@ -283,3 +283,226 @@ def test_another_partners_webhooks_are_404(api, other_api, receiver):
     assert other_api.post(f"/api/v1/webhooks/{n}/rotate-secret/").status_code == 404
     assert other_api.get(f"/api/v1/webhooks/{n}/deliveries/").status_code == 404
     assert WebhookEndpoint.objects.get(pk=n).active
+
+
+# --- the address that was checked is the address called (DNS rebinding) -------------------------
+
+PUBLIC_ADDRESS = "93.184.215.14"  # a global address; the guard below keeps the test off the net
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """A resolver for `*.test.example` that answers a public address to the first question and
+    127.0.0.1 to every later one; connections go only to loopback, others are refused locally."""
+    import socket
+
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    asked: list[str] = []
+    connected: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if not str(host).endswith(".test.example"):
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        asked.append(host)
+        address = PUBLIC_ADDRESS if len(asked) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    def connect(sock, address):
+        if isinstance(address, tuple):
+            connected.append(address[0])
+            if address[0] not in ("127.0.0.1", "::1"):
+                raise ConnectionRefusedError("refused by the test (no traffic off this machine)")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return asked, connected
+
+
+def test_a_host_rebound_to_a_local_address_after_the_check_is_not_called(
+    partner, station, on_shelf, receiver, settings, rebinding_dns
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    asked, connected = rebinding_dns
+    hook = receiver()
+    port = hook.server.server_port
+    WebhookEndpoint.objects.create(
+        partner=partner,
+        url=f"http://rebind.test.example:{port}/hooks",
+        events=["parcel.checked_in"],
+    )
+    on_shelf(station)
+    run_due()
+    assert hook.received == []  # the local server was never reached
+    assert asked == ["rebind.test.example"]  # resolved once, for the check
+    assert (
+        PUBLIC_ADDRESS in connected
+        and "127.0.0.1" not in connected[connected.index(PUBLIC_ADDRESS) :]
+    )
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and "ConnectionRefusedError" in delivery.last_error
+
+
+def test_a_host_resolving_to_a_local_address_at_send_time_fails_for_good(
+    partner, station, on_shelf, settings, monkeypatch
+):
+    import socket
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    WebhookEndpoint.objects.create(
+        partner=partner, url="https://inside.test.example/h", events=["parcel.checked_in"]
+    )
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))
+        ],
+    )
+    on_shelf(station)
+    run_due()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed"
+    assert delivery.last_error == "The host resolves to a private or local address."
+
+
+class TlsReceiver(Receiver):
+    """The partner's endpoint over https, with a certificate for `hooks.test.example` only."""
+
+    def __init__(self, tmp_path, answers=()):
+        import ssl
+        import subprocess
+
+        super().__init__(list(answers))
+        self.cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+        subprocess.run(  # noqa: S603 - fixed arguments
+            [
+                "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-subj", "/CN=hooks.test.example",
+                "-addext", "subjectAltName=DNS:hooks.test.example",
+                "-keyout", str(key), "-out", str(self.cert),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.server_names: list[str | None] = []
+        context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    import socket
+    import ssl
+
+    hook = TlsReceiver(tmp_path)
+    # Our TLS checks trust the test's certificate (and nothing else); both names resolve here.
+    monkeypatch.setattr(webhooks, "_tls_context", ssl.create_default_context(cafile=hook.cert))
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if str(host).endswith(".test.example"):
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield hook
+    hook.close()
+
+
+def test_https_goes_to_the_checked_address_with_the_name_for_tls_and_host(
+    api, station, on_shelf, tls_receiver
+):
+    port = tls_receiver.server.server_port
+    created = api.post(
+        "/api/v1/webhooks/",
+        {"url": f"https://hooks.test.example:{port}/hooks", "events": ["parcel.checked_in"]},
+        format="json",
+    ).json()
+    on_shelf(station)
+    run_due()
+    assert WebhookDelivery.objects.get().status == "delivered"
+    [received] = tls_receiver.received
+    assert received["headers"]["host"] == f"hooks.test.example:{port}"
+    assert tls_receiver.server_names == ["hooks.test.example"]  # SNI: the name, not the address
+    verify_like_a_partner(created["secret"], received)
+
+
+def test_https_to_a_name_the_certificate_does_not_cover_is_refused(
+    partner, station, on_shelf, tls_receiver
+):
+    port = tls_receiver.server.server_port
+    WebhookEndpoint.objects.create(
+        partner=partner,
+        url=f"https://other.test.example:{port}/hooks",
+        events=["parcel.checked_in"],
+    )
+    on_shelf(station)
+    run_due()
+    delivery = WebhookDelivery.objects.get()
+    assert tls_receiver.received == []
+    assert delivery.status == "pending" and "SSLCertVerificationError" in delivery.last_error
+
+
+# --- one check of a webhook URL -----------------------------------------------------------------
+
+LONG_LABEL = "https://" + "ü" * 60 + ".example/"  # 60 characters, but 68 once IDNA-encoded
+
+
+@pytest.mark.parametrize("private", [True, False])
+@pytest.mark.parametrize("url", [LONG_LABEL, "https://" + "ü" * 70 + ".example/"])
+def test_a_host_name_too_long_for_dns_is_a_field_error(api, partner, settings, private, url):
+    settings.WEBHOOK_ALLOW_PRIVATE = private
+    created = api.post(
+        "/api/v1/webhooks/", {"url": url, "events": ["parcel.picked_up"]}, format="json"
+    )
+    assert created.status_code == 400 and list(created.json()["errors"]) == ["url"]
+    assert not WebhookEndpoint.objects.exists()
+
+    endpoint = WebhookEndpoint.objects.create(
+        partner=partner, url="https://partner.example/h", events=["parcel.picked_up"]
+    )
+    n = endpoint.pk
+    updated = api.patch(f"/api/v1/webhooks/{n}/", {"url": url}, format="json")
+    assert updated.status_code == 400 and list(updated.json()["errors"]) == ["url"]
+    assert WebhookEndpoint.objects.get(pk=n).url == "https://partner.example/h"
+
+
+def test_the_message_for_a_host_name_too_long_for_dns(api, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = api.post(
+        "/api/v1/webhooks/", {"url": LONG_LABEL, "events": ["parcel.picked_up"]}, format="json"
+    )
+    assert response.json()["errors"]["url"] == [
+        "The host name is not valid: each part between dots must be 1 to 63 characters long "
+        "once encoded for DNS."
+    ]
+
+
+def test_an_international_host_name_is_stored_as_dns_sees_it(api):
+    response = api.post(
+        "/api/v1/webhooks/",
+        {"url": "https://Bücher.example:8443/hooks?x=1", "events": ["parcel.picked_up"]},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["url"] == "https://xn--bcher-kva.example:8443/hooks?x=1"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:pw@partner.example/h", "Leave the user name and password out of the URL."),
+        ("https://partner.example:99999/h", "Enter a valid URL."),
+        # 498 characters as typed, 510 once the host is IDNA-encoded
+        ("https://" + "ü" * 20 + "." + "ö" * 20 + ".example/" + "p" * 440, "The URL is too long"),
+    ],
+)
+def test_other_urls_we_do_not_call_are_field_errors(api, url, message):
+    response = api.post(
+        "/api/v1/webhooks/", {"url": url, "events": ["parcel.picked_up"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["url"][0].startswith(message)
