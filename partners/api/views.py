@@ -28,7 +28,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,6 +41,7 @@ from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from stations.models import LedgerLine, Station
 
 from . import serializers as s
+from .pagination import CheckedCursorPagination
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),
@@ -144,7 +144,7 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-class ParcelPagination(CursorPagination):
+class ParcelPagination(CheckedCursorPagination):
     ordering = "-updated_at"
     page_size = 100
     page_size_query_param = "page_size"
@@ -484,7 +484,7 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
-class StationPagination(CursorPagination):
+class StationPagination(CheckedCursorPagination):
     ordering = "slug"
     page_size = 200
 
@@ -694,7 +694,7 @@ class WebhookRotateView(WebhookView):
         return Response(s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data)
 
 
-class DeliveryPagination(CursorPagination):
+class DeliveryPagination(CheckedCursorPagination):
     ordering = "-created_at"
     page_size = 50
 
