@@ -8,6 +8,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from partners.models import Partner
 
+from . import tracking
 from .models import Parcel
 
 
@@ -31,12 +32,28 @@ class ScanInput(forms.TextInput):
         return html + mark_safe(">")
 
 
+class TrackingNumberField(forms.CharField):
+    """A tracking number by the network's one rule (parcels/tracking.py), cleaned to its
+    normalized form. Without a `maxlength` on the input: the browser would cut a long scan to it
+    without a word, and the clerk would check in a number that is not on the label."""
+
+    default_error_messages = {"invalid": tracking.INVALID_MESSAGE}
+
+    def clean(self, value: object) -> str:
+        value = super().clean(value)
+        if value in self.empty_values:
+            return value
+        number = tracking.parse(value)
+        if number is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
 class ScanForm(forms.Form):
     """One input for a USB scanner (types, then Enter), the camera, or the keyboard."""
 
-    tracking_number = forms.CharField(
+    tracking_number = TrackingNumberField(
         label=_("Tracking number"),
-        max_length=64,
         widget=ScanInput(
             attrs={
                 "autofocus": True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,7 +24,7 @@ from partners import webhooks
 from partners.models import Partner, Tariff
 from stations.models import LedgerLine, Station, User
 
-from . import codes, notices, selectors
+from . import codes, notices, selectors, tracking
 from .exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable, WrongStatus
 from .models import TRANSITIONS, HandBack, Handover, Parcel, ParcelEvent, shelf_label
 
@@ -54,8 +54,19 @@ _EVENT_KIND = {
 
 
 def normalize_tracking_number(value: str) -> str:
-    """Tracking numbers are compared as scanners print them: no surrounding space, upper case."""
-    return "".join(value.split()).upper()
+    """Tracking numbers are compared as scanners print them: no spaces, upper case."""
+    return tracking.normalize(value)
+
+
+def _tracking_number(value: object, *, empty_message: str) -> str:
+    """The normalized tracking number, or InvalidInput: every way a number gets stored comes
+    through here, so none outside the rules (parcels/tracking.py) can be, and nothing is cut."""
+    number = normalize_tracking_number(value) if isinstance(value, str) else None
+    if number == "":
+        raise InvalidInput(empty_message, field="tracking_number")
+    if number is None or not tracking.is_valid(number):
+        raise InvalidInput(tracking.INVALID_MESSAGE, field="tracking_number")
+    return number
 
 
 def _parse_phone(raw: str | PhoneNumber) -> PhoneNumber:
@@ -67,6 +78,18 @@ def _parse_phone(raw: str | PhoneNumber) -> PhoneNumber:
             field="recipient_phone",
         )
     return phone
+
+
+def _column_text(value: str, field: str) -> str:
+    """`value` without surrounding space, if the parcel's column can hold it (PostgreSQL text
+    has no NUL, and the column has a length)."""
+    value = value.strip()
+    if "\x00" in value:
+        raise InvalidInput(_("This text contains a character that is not allowed."), field=field)
+    limit = Parcel._meta.get_field(field).max_length
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(_("Use at most %(limit)d characters.") % {"limit": limit}, field=field)
+    return value
 
 
 def _actor_fields(actor: Actor) -> dict[str, Any]:
@@ -294,27 +317,45 @@ def _new_parcel(
     now: dt.datetime,
 ) -> Parcel:
     """An unsaved `announced` parcel, after checking what a new parcel needs: an active partner,
-    the recipient's name and a valid phone number, and a language we write messages in."""
+    the recipient's name and a valid phone number, and a language we write messages in.
+
+    Everything the database would refuse is refused here, with the field's message: a batch
+    inserts its parcels together, and one refused row would abort them all.
+    """
     if not partner.active:
         raise InvalidInput(_("This partner is not active."), code="partner_inactive")
-    if not recipient_name.strip():
+    if not tracking.is_valid(tracking_number):
+        raise InvalidInput(tracking.INVALID_MESSAGE, field="tracking_number")
+    recipient_name = _column_text(recipient_name, "recipient_name")
+    if not recipient_name:
         raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
     phone = _parse_phone(recipient_phone)
+    recipient_email = _column_text(recipient_email, "recipient_email")
     if language not in Parcel.Language.values:
         raise InvalidInput(_("Unknown language."), field="language")
     return Parcel(
         partner=partner,
         station=station,
         tracking_number=tracking_number,
-        recipient_name=recipient_name.strip(),
+        recipient_name=recipient_name,
         recipient_phone=phone,
         recipient_phone_last4=str(phone.national_number)[-4:],
-        recipient_email=recipient_email.strip(),
+        recipient_email=recipient_email,
         language=language,
         status=Parcel.Status.ANNOUNCED,
         created_at=now,
         updated_at=now,
     )
+
+
+def _already_announced_message(tracking_number: str) -> str:
+    return _("Parcel %(tracking)s was already announced to another station.") % {
+        "tracking": tracking_number
+    }
+
+
+def _station_inactive_message(station: Station) -> str:
+    return _("%(station)s is not taking parcels.") % {"station": station.name}
 
 
 def parcel_announce(
@@ -333,15 +374,12 @@ def parcel_announce(
     Announcing a tracking number the partner already announced returns the existing parcel
     unchanged, so a partner can safely repeat a request.
     """
-    tracking_number = normalize_tracking_number(tracking_number)
-    if not tracking_number:
-        raise InvalidInput(_("Enter a tracking number."), field="tracking_number")
+    tracking_number = _tracking_number(tracking_number, empty_message=_("Enter a tracking number."))
     existing = Parcel.objects.filter(partner=partner, tracking_number=tracking_number).first()
     if existing is not None:
         if existing.station_id != station.pk:
             raise InvalidInput(
-                _("Parcel %(tracking)s was already announced to another station.")
-                % {"tracking": tracking_number},
+                _already_announced_message(tracking_number),
                 code="already_announced",
                 field="tracking_number",
             )
@@ -349,10 +387,7 @@ def parcel_announce(
             existing = _confirm_unannounced(existing, actor=actor)
         return existing, False
     if not station.is_active:
-        raise StationUnavailable(
-            _("%(station)s is not taking parcels.") % {"station": station.name},
-            code="station_inactive",
-        )
+        raise StationUnavailable(_station_inactive_message(station), code="station_inactive")
     now = timezone.now()
     parcel = _new_parcel(
         partner=partner,
@@ -428,9 +463,9 @@ def parcel_check_in(
     A parcel announced to this station is matched by tracking number (and partner, if given). A
     parcel nobody announced is created on the spot, which needs its partner and recipient.
     """
-    tracking_number = normalize_tracking_number(tracking_number)
-    if not tracking_number:
-        raise InvalidInput(_("Scan or type a tracking number."), field="tracking_number")
+    tracking_number = _tracking_number(
+        tracking_number, empty_message=_("Scan or type a tracking number.")
+    )
     now = timezone.now()
     with transaction.atomic():
         # Race: the station row lock serialises check-ins at one station, so two clerks cannot
@@ -805,42 +840,61 @@ def parcels_sweep_overdue(*, now: dt.datetime, batch_size: int = 1000) -> int:
 
 
 def parcels_announce_batch(
-    *, partner: Partner, items: Sequence[dict[str, Any]], actor: Actor = None
+    *, partner: Partner, items: Sequence[Mapping[str, Any]], actor: Actor = None
 ) -> list[dict[str, Any]]:
     """Announce up to 1,000 parcels at once. Returns one result per item, in order:
     `{"status": "created" | "exists", "parcel": Parcel}` or `{"status": "error", "code", "errors"}`.
 
-    Items are independent: a bad item is reported and leaves nothing behind, and the good ones go
-    in with one INSERT (plus one for their events). A tracking number already announced to the
+    Items are independent: each is checked on its own, in the order and with the codes and
+    messages of `parcel_announce` (an unknown station, then a number announced elsewhere, then an
+    inactive station, then the parcel's own fields), and a bad item is reported and leaves nothing
+    behind. Every check the database would make is made first, so the good items always go in,
+    with one INSERT (plus one for their events). A tracking number already announced to the
     same station is "exists"; to another station it is an error.
     """
     from stations.models import Station
 
     now = timezone.now()
     results: list[dict[str, Any]] = [{} for _ in items]
-    slugs = {str(item.get("station", "")) for item in items}
+    numbers: dict[int, str] = {}  # index → normalized number, for the items that have one
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            results[index] = _item_error(
+                "invalid", {"non_field_errors": [_("Each parcel is an object of its fields.")]}
+            )
+            continue
+        try:
+            numbers[index] = _tracking_number(
+                item.get("tracking_number"), empty_message=_("Enter a tracking number.")
+            )
+        except InvalidInput as exc:
+            results[index] = _input_error(exc)
+    slugs = {items[i].get("station") for i in numbers}
     stations = {
-        s.slug: s for s in Station.objects.filter(slug__in=slugs, status=Station.Status.ACTIVE)
+        s.slug: s
+        for s in Station.objects.filter(
+            # PostgreSQL cannot compare text with NUL; no slug has one.
+            slug__in=[s for s in slugs if isinstance(s, str) and "\x00" not in s]
+        )
     }
-    numbers = [normalize_tracking_number(str(item.get("tracking_number", ""))) for item in items]
     existing = {
         p.tracking_number: p
-        for p in Parcel.objects.filter(partner=partner, tracking_number__in=set(numbers))
+        for p in Parcel.objects.filter(partner=partner, tracking_number__in=set(numbers.values()))
     }
     to_create: dict[str, tuple[int, Parcel]] = {}
-    for index, (item, number) in enumerate(zip(items, numbers, strict=True)):
-        station = stations.get(str(item.get("station", "")))
-        if not number:
-            results[index] = _item_error(
-                "invalid", {"tracking_number": [_("Enter a tracking number.")]}
-            )
+    for index, number in numbers.items():
+        item = items[index]
+        slug = item.get("station")
+        station = stations.get(slug) if isinstance(slug, str) else None
+        if station is None:
+            results[index] = _item_error("invalid", {"station": [_("No station has this slug.")]})
             continue
         if number in existing:
             found = existing[number]
-            if station is not None and found.station_id != station.pk:
+            if found.station_id != station.pk:
                 results[index] = _item_error(
                     "already_announced",
-                    {"tracking_number": [_("Already announced to another station.")]},
+                    {"tracking_number": [_already_announced_message(number)]},
                 )
             else:
                 if found.announced_at is None:
@@ -854,10 +908,9 @@ def parcels_announce_batch(
                 {"tracking_number": [_("The same tracking number is earlier in this batch.")]},
             )
             continue
-        if station is None:
+        if not station.is_active:
             results[index] = _item_error(
-                "station_unavailable",
-                {"station": [_("No active station has this slug.")]},
+                "station_inactive", {"station": [_station_inactive_message(station)]}
             )
             continue
         try:
@@ -865,15 +918,14 @@ def parcels_announce_batch(
                 partner=partner,
                 station=station,
                 tracking_number=number,
-                recipient_name=str(item.get("recipient_name", "")),
-                recipient_phone=str(item.get("recipient_phone", "")),
-                recipient_email=str(item.get("recipient_email", "") or ""),
-                language=str(item.get("language", Parcel.Language.EN) or Parcel.Language.EN),
+                recipient_name=_item_text(item, "recipient_name"),
+                recipient_phone=_item_text(item, "recipient_phone", phone=True),
+                recipient_email=_item_text(item, "recipient_email"),
+                language=_item_text(item, "language") or Parcel.Language.EN,
                 now=now,
             )
         except InvalidInput as exc:
-            field = exc.context.get("field") or "non_field_errors"
-            results[index] = _item_error(exc.code, {field: [str(exc)]})
+            results[index] = _input_error(exc)
             continue
         parcel.announced_at = now
         to_create[number] = (index, parcel)
@@ -916,7 +968,7 @@ def parcels_announce_batch(
                 # Race: a concurrent request announced it to another station first.
                 results[index] = _item_error(
                     "already_announced",
-                    {"tracking_number": [_("Already announced to another station.")]},
+                    {"tracking_number": [_already_announced_message(number)]},
                 )
                 continue
             results[index] = {
@@ -928,6 +980,20 @@ def parcels_announce_batch(
 
 def _item_error(code: str, errors: dict[str, list[str]]) -> dict[str, Any]:
     return {"status": "error", "code": code, "errors": errors}
+
+
+def _input_error(exc: InvalidInput) -> dict[str, Any]:
+    return _item_error(exc.code, {exc.context.get("field") or "non_field_errors": [str(exc)]})
+
+
+def _item_text(item: Mapping[str, Any], field: str, *, phone: bool = False) -> Any:
+    """A batch item's text field; missing or null is empty (as `parcel_announce`'s defaults)."""
+    value = item.get(field)
+    if value is None:
+        return ""
+    if isinstance(value, str) or (phone and isinstance(value, PhoneNumber)):
+        return value
+    raise InvalidInput(_("Enter text."), field=field)
 
 
 def parcel_add_partner_event(

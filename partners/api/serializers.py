@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -10,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from parcels import tracking
 from parcels.models import Parcel
 from partners.models import WEBHOOK_EVENTS
 
@@ -42,9 +44,29 @@ class ErrorSerializer(serializers.Serializer):
 # --- parcels ------------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": tracking.MAX_LENGTH,
+        "pattern": f"^{tracking.PATTERN}$",
+    }
+)
+class TrackingNumberField(serializers.CharField):
+    """A tracking number by the network's one rule (parcels/tracking.py), normalized: checked
+    after spaces are taken out and letters upper-cased, never cut to length."""
+
+    def to_internal_value(self, data: Any) -> str:
+        number = tracking.parse(super().to_internal_value(data))
+        if number is None:
+            raise serializers.ValidationError(tracking.INVALID_MESSAGE, code="invalid")
+        return number
+
+
 class AnnounceInput(serializers.Serializer):
-    tracking_number = serializers.CharField(
-        max_length=64, help_text="Your tracking number; compared without spaces, upper-cased."
+    tracking_number = TrackingNumberField(
+        help_text="Your tracking number: 1–64 letters A–Z, digits and hyphens (not first or "
+        "last). Spaces are taken out and letters upper-cased before it is checked and stored."
     )
     station = serializers.SlugField(help_text="The slug of an active station (see /stations/).")
     recipient_name = serializers.CharField(max_length=150)
@@ -61,9 +83,14 @@ class AnnounceInput(serializers.Serializer):
     )
 
 
+@extend_schema_field(AnnounceInput(many=True))
+class BatchItemsField(serializers.ListField):
+    """The batch's list, its items not checked here: each is checked on its own (in the view),
+    so one that is not even an object is that item's error, not the whole batch's."""
+
+
 class BatchAnnounceInput(serializers.Serializer):
-    parcels = serializers.ListField(
-        child=serializers.DictField(),
+    parcels = BatchItemsField(
         min_length=1,
         max_length=1000,
         help_text="Up to 1,000 parcels, each shaped like a single announcement.",

@@ -1,28 +1,33 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from parcels.tracking import TrackingNumberConverter
+
 from . import views
+
+# Exactly the tracking numbers the network takes: any other is a 404 here, as a parcel not found.
+register_converter(TrackingNumberConverter, "tracking")
 
 app_name = "api"
 
 urlpatterns = [
     path("parcels/", views.ParcelListView.as_view(), name="parcels"),
     path("parcels/batch/", views.ParcelBatchView.as_view(), name="parcels_batch"),
-    path("parcels/<str:tracking_number>/", views.ParcelDetailView.as_view(), name="parcel"),
+    path("parcels/<tracking:tracking_number>/", views.ParcelDetailView.as_view(), name="parcel"),
     path(
-        "parcels/<str:tracking_number>/cancel/",
+        "parcels/<tracking:tracking_number>/cancel/",
         views.ParcelCancelView.as_view(),
         name="parcel_cancel",
     ),
     path(
-        "parcels/<str:tracking_number>/recall/",
+        "parcels/<tracking:tracking_number>/recall/",
         views.ParcelRecallView.as_view(),
         name="parcel_recall",
     ),
     path(
-        "parcels/<str:tracking_number>/events/",
+        "parcels/<tracking:tracking_number>/events/",
         views.ParcelEventsView.as_view(),
         name="parcel_events",
     ),

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -27,13 +28,12 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from parcels import services
+from parcels import services, tracking
 from parcels.exceptions import DomainError, InvalidInput, ParcelNotFound
 from parcels.models import Parcel
 from partners import services as partner_services
@@ -43,6 +43,7 @@ from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from stations.models import LedgerLine, Station
 
 from . import serializers as s
+from .pagination import CheckedCursorPagination
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),
@@ -79,10 +80,13 @@ class PartnerAPIView(PartnerScopedMixin, APIView):
         return super().handle_exception(exc)
 
     def parcel(self, tracking_number: str) -> Parcel:
+        # The URL converter lets only valid numbers through; a number outside the rules names
+        # no parcel, whoever calls this.
+        number = tracking.parse(tracking_number)
         parcel = (
-            Parcel.objects.select_related("station")
-            .filter(tracking_number=services.normalize_tracking_number(tracking_number))
-            .first()
+            Parcel.objects.select_related("station").filter(tracking_number=number).first()
+            if number is not None
+            else None
         )
         if parcel is None:
             raise Http404
@@ -145,7 +149,7 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-class ParcelPagination(CursorPagination):
+class ParcelPagination(CheckedCursorPagination):
     ordering = "-updated_at"
     page_size = 100
     page_size_query_param = "page_size"
@@ -227,7 +231,7 @@ class ParcelListView(PartnerAPIView):
         v = data.validated_data
         station = Station.objects.filter(slug=v["station"]).first()
         if station is None:
-            raise ValidationError({"station": ["No station has this slug."]})
+            raise ValidationError({"station": [_("No station has this slug.")]})
         parcel, created = services.parcel_announce(
             partner=self.partner,
             station=station,
@@ -320,7 +324,13 @@ class ParcelBatchView(PartnerAPIView):
             try:
                 valid.append((index, dict(checker.run_validation(item))))
             except ValidationError as exc:
-                results[index] = {"status": "error", "code": "invalid", "errors": exc.detail}
+                errors = exc.detail
+                if not isinstance(errors, dict):
+                    # Not an object: as the single announcement's 400 (DRF's serializer.errors).
+                    if item is None:
+                        errors = [ErrorDetail("No data provided", code="null")]
+                    errors = {"non_field_errors": errors}
+                results[index] = {"status": "error", "code": "invalid", "errors": errors}
         outcomes = services.parcels_announce_batch(
             partner=self.partner, items=[v for _i, v in valid], actor=self.partner
         )
@@ -358,8 +368,11 @@ class ParcelBatchView(PartnerAPIView):
         )
 
 
-def parcel_number(item: dict) -> str:
-    return services.normalize_tracking_number(str(item.get("tracking_number", "")))[:64]
+def parcel_number(item: object) -> str:
+    """The item's tracking number as it is compared (whole, even if refused), or "" if it has none
+    (not an object, no number, or not text: never "None")."""
+    number = item.get("tracking_number") if isinstance(item, dict) else None
+    return services.normalize_tracking_number(number) if isinstance(number, str) else ""
 
 
 class ParcelDetailView(PartnerAPIView):
@@ -485,7 +498,7 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
-class StationPagination(CursorPagination):
+class StationPagination(CheckedCursorPagination):
     ordering = "slug"
     page_size = 200
 
@@ -688,7 +701,7 @@ class WebhookRotateView(WebhookView):
         return Response(s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data)
 
 
-class DeliveryPagination(CursorPagination):
+class DeliveryPagination(CheckedCursorPagination):
     ordering = "-created_at"
     page_size = 50
 

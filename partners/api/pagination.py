@@ -1,0 +1,74 @@
+"""Cursor pagination for the API's lists, with cursors that cannot reach the database broken.
+
+A cursor is base64 of `p=<position>&r=…&o=…`, and DRF puts the position into the list's filter
+as it finds it: anyone can write one, and a position that is not a value of the ordering column
+(`p=notadate` for a date, a NUL in a slug) failed in the database as a server error. Here the
+position is read as the column's type first, and anything unreadable is one answer everywhere:
+400 `invalid_cursor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
+
+
+class InvalidCursor(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_cursor"
+    default_detail = _(
+        "This cursor is not one of ours. Use the `next` or `previous` link as given, or start "
+        "again from the first page."
+    )
+
+
+class CheckedCursorPagination(CursorPagination):
+    """CursorPagination whose cursor position must be a value of the ordering field."""
+
+    _model: type[models.Model] | None = None
+
+    def paginate_queryset(
+        self, queryset: models.QuerySet, request: Request, view: Any = None
+    ) -> list | None:
+        self._model = queryset.model  # decode_cursor sees only the request
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:  # DRF's answer to a cursor it cannot decode at all
+            raise InvalidCursor from None
+        if cursor is None or cursor.position is None:
+            return cursor
+        return cursor._replace(position=self._checked_position(cursor.position))
+
+    def _checked_position(self, position: str) -> str:
+        """The position as the database can compare it with the ordering column."""
+        assert self._model is not None
+        ordering = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
+        field = self._model._meta.get_field(ordering.lstrip("-"))
+        if "\x00" in position:  # PostgreSQL text has no NUL, whatever the column
+            raise InvalidCursor
+        if isinstance(field, models.DateTimeField):
+            try:
+                value = field.to_python(position)
+                # As DRF writes positions: aware. A naive or far-out time is not ours; in UTC,
+                # as PostgreSQL takes no offset beyond ±16 hours.
+                if value is None or value.tzinfo is None:
+                    raise InvalidCursor
+                return str(value.astimezone(dt.UTC))
+            except (DjangoValidationError, OverflowError, ValueError):
+                raise InvalidCursor from None
+        try:
+            field.to_python(position)
+        except DjangoValidationError:
+            raise InvalidCursor from None
+        return position
