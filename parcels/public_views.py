@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from config.proxies import client_ip
 from stations import hours
 from stations.tenancy import network_scope
 
@@ -31,15 +32,11 @@ PROBE_LIMIT = 20
 PROBE_WINDOW = 15 * 60
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # Behind the proxy SECURE_PROXY_SSL_HEADER trusts, the first forwarded address is the client.
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
-
-
 def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
     """The parcel behind the token, or the 429 page for an address that probed too many."""
-    key = f"pickup-probe:{_client_ip(request)}"
+    # The address our trusted proxies saw, not what the client claims in X-Forwarded-For: a made-up
+    # entry would dodge the limit, or lock out the buyer whose address it names.
+    key = f"pickup-probe:{client_ip(request)}"
     if cache.get(key, 0) >= PROBE_LIMIT:
         response = render(request, "parcels/pickup_throttled.html", status=429)
         response["Retry-After"] = str(PROBE_WINDOW)
