@@ -22,7 +22,7 @@ from config.proxies import client_ip
 from stations import hours
 from stations.tenancy import network_scope
 
-from . import codes, selectors, services
+from . import codes, selectors, services, throttle
 from .exceptions import DomainError
 from .models import Parcel
 from .templatetags.parcel_tags import masked
@@ -48,8 +48,7 @@ def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
         with network_scope():
             parcel = selectors.parcel_for_buyer(token=token)
     if parcel is None:
-        if not cache.add(key, 1, PROBE_WINDOW):
-            cache.incr(key)
+        throttle.count(key, PROBE_WINDOW)
         raise Http404
     return parcel
 
