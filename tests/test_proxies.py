@@ -115,3 +115,16 @@ def test_one_variable_sets_the_count_for_every_limit(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2", "2", "2"]
+
+
+@pytest.mark.django_db
+def test_with_the_cache_down_the_buyer_throttle_lets_buyers_through(
+    client, station, on_shelf, settings
+):
+    # While Redis is down the cache keeps nothing (get → default, add → True, incr → ValueError),
+    # as Django's dummy cache does: no count, no error.
+    parcel = on_shelf(station)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    for i in range(PROBE_LIMIT + 2):
+        assert client.get(unknown_link(i)).status_code == 404
+    assert client.get(f"/p/{parcel.pickup_token}/").status_code == 200
