@@ -32,11 +32,15 @@ PROBE_LIMIT = 20
 PROBE_WINDOW = 15 * 60
 
 
-def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
-    """The parcel behind the token, or the 429 page for an address that probed too many."""
+def _client_ip(request: HttpRequest) -> str:
     # The address our trusted proxies saw, not what the client claims in X-Forwarded-For: a made-up
     # entry would dodge the limit, or lock out the buyer whose address it names.
-    key = f"pickup-probe:{client_ip(request)}"
+    return client_ip(request)
+
+
+def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
+    """The parcel behind the token, or the 429 page for an address that probed too many."""
+    key = f"pickup-probe:{_client_ip(request)}"
     if cache.get(key, 0) >= PROBE_LIMIT:
         response = render(request, "parcels/pickup_throttled.html", status=429)
         response["Retry-After"] = str(PROBE_WINDOW)
