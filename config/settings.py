@@ -195,6 +195,17 @@ WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 
 # --- Security (production defaults; DEBUG relaxes the ones that need HTTPS) ---------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Trusted proxies ----------------------------------------------------------------------------
+# How many proxies of ours (load balancer, nginx, …) stand between the client and the app. Limits
+# per address (the buyer link's probing limit, allauth's login limits, any DRF throttle by
+# address) take the client's address from the X-Forwarded-For entry the first of them wrote
+# (config/proxies.py); entries to its left came from the client and are ignored. 0: no proxy, the
+# header is ignored and the connection's address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT is a number of proxies: 0 or more.")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -217,6 +228,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "partners.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stationkeeper partner API",

@@ -18,10 +18,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from config.proxies import client_ip
 from stations import hours
 from stations.tenancy import network_scope
 
-from . import codes, selectors, services
+from . import codes, selectors, services, throttle
 from .exceptions import DomainError
 from .models import Parcel
 from .templatetags.parcel_tags import masked
@@ -32,9 +33,9 @@ PROBE_WINDOW = 15 * 60
 
 
 def _client_ip(request: HttpRequest) -> str:
-    # Behind the proxy SECURE_PROXY_SSL_HEADER trusts, the first forwarded address is the client.
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+    # The address our trusted proxies saw, not what the client claims in X-Forwarded-For: a made-up
+    # entry would dodge the limit, or lock out the buyer whose address it names.
+    return client_ip(request)
 
 
 def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
@@ -51,8 +52,7 @@ def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
         with network_scope():
             parcel = selectors.parcel_for_buyer(token=token)
     if parcel is None:
-        if not cache.add(key, 1, PROBE_WINDOW):
-            cache.incr(key)
+        throttle.count(key, PROBE_WINDOW)
         raise Http404
     return parcel
 

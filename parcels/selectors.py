@@ -12,7 +12,7 @@ from config import sql
 from partners.models import Partner
 from stations.models import Station
 
-from . import codes
+from . import codes, throttle
 from .models import HandBack, Handover, Parcel
 
 
@@ -65,9 +65,24 @@ def parcels_by_tracking_number(
     return (live or found)[:2]
 
 
-def parcel_by_code(*, station: Station, code: str) -> Parcel | None:
+def parcel_by_code(*, station: Station, code: str, user_id: int) -> Parcel | None:
     """The parcel on the shelf with this code; failing that, the latest that had it (so a used
-    code is reported as used, not as unknown)."""
+    code is reported as used, not as unknown).
+
+    A 6-digit code can be guessed, so this is the one way to look a parcel up by its code
+    (check-out, hand-over, the shelf search), and it keeps the wrong-code limits
+    (parcels/throttle.py) for the person `user_id` and the station: while either is exceeded it
+    raises CodesPaused without looking, and a code no parcel here has counts as a wrong one.
+    """
+    if throttle.is_blocked(user_id=user_id, station_id=station.pk):
+        raise throttle.CodesPaused
+    parcel = _parcel_by_code(station=station, code=code)
+    if parcel is None:
+        throttle.record_wrong_code(user_id=user_id, station_id=station.pk)
+    return parcel
+
+
+def _parcel_by_code(*, station: Station, code: str) -> Parcel | None:
     on_shelf = _at_counter(
         "t0.station_id = %s AND t0.pickup_code = %s AND t0.status = %s",
         [station.pk, code, Parcel.Status.AT_STATION],
@@ -132,10 +147,19 @@ def closest_deadlines(*, station: Station, limit: int = 8) -> list[Parcel]:
 
 
 def shelf(
-    *, station: Station, query: str = "", status: str = "", partner_id: int | None = None
+    *,
+    station: Station,
+    user_id: int,
+    query: str = "",
+    status: str = "",
+    partner_id: int | None = None,
 ) -> QuerySet[Parcel]:
     """Parcels at the station, newest first; `query` is a tracking number (or its start), a
-    6-digit pickup code, or the last 4 digits of the recipient's phone."""
+    6-digit pickup code, or the last 4 digits of the recipient's phone.
+
+    A pickup code is looked up as at check-out (`parcel_by_code`), for the person `user_id`: a
+    code no parcel here has counts as a wrong code, and while typed codes are paused this raises
+    CodesPaused. Otherwise the search would guess codes with no limit."""
     qs = Parcel.objects.filter(station=station).select_related("partner")
     # By default, what is physically at the station; a status filter reaches the history.
     qs = qs.filter(status=status) if status else qs.filter(status__in=Parcel.ON_SHELF)
@@ -147,7 +171,9 @@ def shelf(
         match = Q(tracking_number__startswith=digits.upper())
         if len(digits) == 4 and digits.isdigit():
             match |= Q(recipient_phone_last4=digits)
-        elif codes.is_code(digits):
+        elif codes.is_code(digits) and parcel_by_code(
+            station=station, code=digits, user_id=user_id
+        ):
             match |= Q(pickup_code=digits)
         qs = qs.filter(match)
     return qs.order_by("-updated_at", "-pk")

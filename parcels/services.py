@@ -609,7 +609,9 @@ def parcel_hand_over(
     if found is not None and found.station_id != station.pk:
         found = None
     elif found is None and typed:
-        found = selectors.parcel_by_code(station=station, code="".join(credential.split()))
+        found = selectors.parcel_by_code(
+            station=station, code="".join(credential.split()), user_id=actor.pk
+        )
     elif found is None:
         token = codes.token_from_scan(credential)
         found = selectors.parcel_by_token(station=station, token=token) if token else None

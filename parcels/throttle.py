@@ -1,17 +1,35 @@
-"""Guessing pickup codes at the counter: wrong codes are counted per person and per station.
+"""Guessing pickup codes: wrong codes are counted per person and per station.
 
-A 6-digit code is guessable in principle, so after too many wrong ones in a window the counter
-stops accepting typed codes for a while. Scanned QR codes carry a 192-bit token and are not
-throttled.
+A 6-digit code is guessable in principle, so after too many wrong ones in a window typed codes
+are not looked up for a while, wherever they are typed: every lookup by code goes through
+`selectors.parcel_by_code`, which asks here first and counts its misses here. Scanned QR codes
+carry a 192-bit token and are not throttled.
 """
 
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import ParcelError
 
 WINDOW_SECONDS = 10 * 60
 PER_USER = 10
 PER_STATION = 30
+
+
+class CodesPaused(ParcelError):
+    """Too many wrong codes here lately: typed codes are not looked up for now."""
+
+    code = "codes_paused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Too many wrong codes were typed here. Typed codes are paused for a few "
+                "minutes; scanning the buyer's QR code still works."
+            )
+        )
 
 
 def _keys(user_id: int, station_id: int) -> list[tuple[str, int]]:
@@ -28,9 +46,14 @@ def is_blocked(*, user_id: int, station_id: int) -> bool:
 
 def record_wrong_code(*, user_id: int, station_id: int) -> None:
     for key, _limit in _keys(user_id, station_id):
-        # add() starts the window only if there is none; incr() then counts inside it.
-        if not cache.add(key, 1, WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, WINDOW_SECONDS)
+        count(key, WINDOW_SECONDS)
+
+
+def count(key: str, window: int) -> None:
+    """One more in the window `key` counts; the first starts it."""
+    # add() starts the window only if there is none; incr() then counts inside it (atomically).
+    if not cache.add(key, 1, window):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add() and incr(), or the cache keeps nothing
+            cache.add(key, 1, window)

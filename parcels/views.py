@@ -84,24 +84,21 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 def _find_for_checkout(request: HttpRequest, credential: str) -> tuple[Parcel | None, str]:
     """The parcel a credential names, or an error to show. Typed codes count towards the
-    wrong-code throttle; scanned QR tokens cannot be guessed and do not."""
+    wrong-code throttle (in the lookup); scanned QR tokens cannot be guessed and do not."""
     station, user = request.station, request.user
     credential = credential.strip()
     typed = codes.is_code(credential.replace(" ", ""))
     if typed:
         credential = credential.replace(" ", "")
-        if throttle.is_blocked(user_id=user.pk, station_id=station.pk):
-            return None, _(
-                "Too many wrong codes were typed here. Typed codes are paused for a few "
-                "minutes; scanning the buyer's QR code still works."
-            )
-        parcel = selectors.parcel_by_code(station=station, code=credential)
+        try:
+            parcel = selectors.parcel_by_code(station=station, code=credential, user_id=user.pk)
+        except throttle.CodesPaused as exc:
+            return None, str(exc)
     else:
         token = codes.token_from_scan(credential)
         parcel = selectors.parcel_by_token(station=station, token=token) if token else None
     if parcel is None:
         if typed:
-            throttle.record_wrong_code(user_id=user.pk, station_id=station.pk)
             return None, _("No parcel at this station has the code %(code)s. Check the digits.") % {
                 "code": credential
             }
@@ -188,7 +185,17 @@ def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
         status = ""
     partner_id = request.GET.get("partner", "")
     partner_id = int(partner_id) if partner_id.isascii() and partner_id.isdigit() else None
-    parcels = selectors.shelf(station=station, query=query, status=status, partner_id=partner_id)
+    error = ""
+    try:
+        parcels = selectors.shelf(
+            station=station,
+            user_id=request.user.pk,
+            query=query,
+            status=status,
+            partner_id=partner_id,
+        )
+    except throttle.CodesPaused as exc:
+        parcels, error = Parcel.objects.none(), str(exc)
     page = Paginator(parcels, 25).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -199,6 +206,7 @@ def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
             "station": station,
             "page": page,
             "query": query,
+            "error": error,
             "status": status,
             "partner_id": partner_id,
             "statuses": Parcel.Status.choices,
