@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
 from celery import Celery, signals
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("stationkeeper")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
 
 
 @app.on_configure.connect
@@ -40,3 +48,44 @@ def _close_old_connections(sender: object = None, **kwargs: object) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+# --- queueing from requests ---------------------------------------------------------------------
+
+# What a dead or unreachable broker raises when a task is published: kombu's wrapper once the
+# publish retries are used up, or the client's own error where kombu lets it through.
+BROKER_DOWN = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
+
+
+def queue_task(task: Any, *args: Any) -> bool:
+    """Publish `task(*args)`; False, with a warning, if the broker cannot take it.
+
+    A change that has committed must not turn into an error page because its kick failed. Buyer
+    notices and webhook deliveries are outbox rows that beat's sweeps pick up anyway (`due_at`,
+    `queued_until`), so for them the kick only makes delivery prompt; the station e-mails have no
+    sweep, and the warning is what tells the operator one was not sent. Only the task's name and
+    ids go into the log.
+    """
+    try:
+        task.delay(*args)
+    except BROKER_DOWN as exc:
+        logger.warning(
+            "could not queue %s%s (%s); beat's sweep will pick it up",
+            task.name,
+            list(args),
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def queue_on_commit(task: Any, *args: Any) -> None:
+    """Queue `task(*args)` once the current transaction commits, failing soft (queue_task), so a
+    failed kick neither answers the committed request with an error nor skips the callbacks
+    registered after it."""
+    transaction.on_commit(partial(queue_task, task, *args))

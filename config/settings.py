@@ -123,8 +123,14 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # Redis is down, sessions come from the database (config/sessions.py). A per-process cache (the
 # development default) would let processes disagree after a logout.
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # one client per pool, not per call
+    # One client per pool, not per call; and an unreachable Redis reads as an empty cache.
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"
     SESSION_ENGINE = "config.sessions"
+    # A Redis that is down or unreachable must cost a request milliseconds, not the OS's
+    # connect timeout (minutes): every page reads the session and most count a rate limit.
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 0.5)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 1.0)
 
 # --- Accounts -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "stations.User"
@@ -148,6 +154,8 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Stationkeeper] "
+# Only a password really checked and found wrong counts towards the lockout (stations/accounts.py).
+ACCOUNT_ADAPTER = "stations.accounts.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
 }
@@ -273,7 +281,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # A task not acknowledged within this window is redelivered (acks_late below); it must be
     # longer than the longest task, and nothing is ever scheduled further ahead than this.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # An unreachable broker fails a publish fast (config.celery.queue_task then gives up).
+        "socket_connect_timeout": 1.0,
+    }
+# A task queued from a request gives up after one quick retry instead of holding the clerk's page
+# for seconds; what was not queued is picked up by beat's sweeps (config.celery.queue_task).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True

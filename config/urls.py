@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import sys
+
 from django.contrib import admin
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 
 from parcels import public_views
 from stations import views as station_views
@@ -20,6 +25,31 @@ def not_found(request, exception=None):
 
 
 handler404 = not_found
+
+# How long a client should wait before trying again after a database outage.
+RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request):
+    """A database that cannot be reached (stopped, restarting, out of connections) is a
+    temporary outage, not a bug: 503 with Retry-After, "try again shortly". Anything else is
+    Django's plain 500. Called for an error raised anywhere in the request, middleware included."""
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return django_server_error(request)
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"code": "unavailable", "detail": "The service is briefly unavailable; retry."},
+            status=503,
+        )
+    else:
+        # Rendered without the request: its user and session would need the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("", station_views.home, name="home"),

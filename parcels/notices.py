@@ -35,6 +35,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
 from config import outbox
+from config.celery import queue_on_commit
 
 from .models import Notice, Parcel
 
@@ -170,23 +171,18 @@ def schedule_returned(parcels: Iterable[Parcel], *, now: dt.datetime) -> None:
     ]
     Notice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     # The due-notice sweep sends them; nudge it once this transaction has committed.
-    transaction.on_commit(_kick_due_sweep)
-
-
-def _kick_due_sweep() -> None:
     from .tasks import send_due_notices
 
-    send_due_notices.delay()
+    queue_on_commit(send_due_notices)
 
 
 def _send_on_commit(notice_ids: list[int]) -> None:
-    def enqueue() -> None:
-        from .tasks import send_notice
+    from .tasks import send_notice
 
-        for notice_id in notice_ids:
-            send_notice.delay(notice_id)
-
-    transaction.on_commit(enqueue)
+    # One callback per notice, each failing soft: a notice not queued is due now and not queued,
+    # so the due-notice sweep sends it.
+    for notice_id in notice_ids:
+        queue_on_commit(send_notice, notice_id)
 
 
 # --- rendering and sending ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from config.celery import queue_task
 from stations.tenancy import network_scope
 
 from . import notices, services
@@ -27,7 +28,10 @@ def send_due_notices() -> int:
     with network_scope():
         ids = notices.claim_due(now=timezone.now())
     for notice_id in ids:
-        send_notice.delay(notice_id)
+        # A broker gone mid-sweep: the rest keep their claim until its lease runs out, and come
+        # back to a later sweep.
+        if not queue_task(send_notice, notice_id):
+            break
     if ids:
         logger.info("queued %s due notices", len(ids))
     return len(ids)

@@ -7,6 +7,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from config.celery import queue_task
+
 from . import webhooks
 
 
@@ -21,7 +23,10 @@ def deliver_due_webhooks() -> int:
     """Beat, every 30 s, and on commit of each change: queue the deliveries that are due."""
     ids = webhooks.claim_due(now=timezone.now())
     for delivery_id in ids:
-        deliver_webhook.delay(delivery_id)
+        # A broker gone mid-sweep: the rest keep their claim until its lease runs out, and come
+        # back to a later sweep.
+        if not queue_task(deliver_webhook, delivery_id):
+            break
     return len(ids)
 
 

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class StationsConfig(AppConfig):
     name = "stations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401 - registers the project's deploy checks

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.celery import queue_on_commit
 from parcels.exceptions import DomainError
 
 from .models import LedgerLine, Statement, Station, User
@@ -97,14 +98,10 @@ def statements_close_month(*, month: dt.date) -> int:
             Statement.objects.bulk_create(statements, ignore_conflicts=True, batch_size=2000)
             created += Statement.objects.filter(month=month).count() - before
         if created:
-            transaction.on_commit(lambda: _mail_statements(month))
+            from .tasks import send_statements
+
+            queue_on_commit(send_statements, month.isoformat())
     return created
-
-
-def _mail_statements(month: dt.date) -> None:
-    from .tasks import send_statements
-
-    send_statements.delay(month.isoformat())
 
 
 def month_to_close(now: dt.datetime) -> dt.date | None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from config.celery import queue_on_commit
 from parcels.exceptions import DomainError
 
 from . import tasks
@@ -107,7 +108,7 @@ def station_approve(*, station: Station) -> Station:
             stamp="approved_at",
         )
         if was_applied:
-            transaction.on_commit(lambda: tasks.send_station_decision.delay(station.pk))
+            queue_on_commit(tasks.send_station_decision, station.pk)
     return station
 
 
@@ -124,7 +125,7 @@ def station_reject(*, station: Station, reason: str) -> Station:
             stamp="rejected_at",
             extra={"rejection_reason": reason},
         )
-        transaction.on_commit(lambda: tasks.send_station_decision.delay(station.pk))
+        queue_on_commit(tasks.send_station_decision, station.pk)
     return station
 
 
@@ -256,7 +257,7 @@ def invitation_create(*, station: Station, email: str, invited_by: User) -> Invi
             invitation = Invitation.objects.get(
                 station=station, email=email, accepted_at__isnull=True
             )
-    transaction.on_commit(lambda: tasks.send_invitation.delay(invitation.pk))
+    queue_on_commit(tasks.send_invitation, invitation.pk)
     return invitation
 
 

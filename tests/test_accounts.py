@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import re
+import socket
+from contextlib import contextmanager
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from stations.models import User
 
@@ -74,3 +77,47 @@ def test_user_emails_are_unique_whatever_the_case(owner):
 
     with pytest.raises(IntegrityError):
         User.objects.create(email="Owner@Test.Example")
+
+
+@contextmanager
+def database_unreachable():
+    """This process's database connection points at a port nobody listens on until the block
+    ends: every query fails as with PostgreSQL stopped (the shared server itself is not touched)."""
+    from django.db import connection
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(dead_port)
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_at_login_says_try_again_and_locks_nobody_out(owner):
+    browser = Client(raise_request_exception=False)  # what the person at the screen gets
+    credentials = {"login": owner.email, "password": "pw-owner-123"}
+    with database_unreachable():
+        # More attempts than the lockout allows ("5/5m/key" in ACCOUNT_RATE_LIMITS).
+        answers = [browser.post("/accounts/login/", credentials) for _ in range(7)]
+    assert {a.status_code for a in answers} == {503}
+    assert "Try again shortly" in answers[-1].text and answers[-1]["Retry-After"] == "30"
+    # The database is back: the same person signs in, not locked out by the outage.
+    response = browser.post("/accounts/login/", credentials)
+    assert response.status_code == 302
+    assert browser.get("/").context["user"] == owner
+
+
+def test_wrong_passwords_still_lock_the_account_for_a_while(client, owner):
+    for _ in range(5):
+        assert (
+            "not correct"
+            in client.post("/accounts/login/", {"login": owner.email, "password": "nope"}).text
+        )
+    response = client.post("/accounts/login/", {"login": owner.email, "password": "pw-owner-123"})
+    assert response.status_code == 200 and "Too many failed login attempts" in response.text

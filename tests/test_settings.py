@@ -33,22 +33,32 @@ def run_manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedPr
     )
 
 
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "x7" * 30 + "-production-grade-secret-for-the-test",
+    "DJANGO_ALLOWED_HOSTS": "stations.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/stationkeeper",
+    "CACHE_URL": "redis://127.0.0.1:6379/14",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+    "SMS_GATEWAY_URL": "https://sms.example.com/send",
+    "SMS_GATEWAY_TOKEN": "t" * 30,
+}
+
+
 def test_check_deploy_is_clean_with_production_variables(tmp_path):
-    result = run_manage(
-        tmp_path,
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SECRET_KEY="x7" * 30 + "-production-grade-secret-for-the-test",
-        DJANGO_ALLOWED_HOSTS="stations.example.com",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/stationkeeper",
-        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
-        SMS_GATEWAY_URL="https://sms.example.com/send",
-        SMS_GATEWAY_TOKEN="t" * 30,
-    )
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_the_cache_is_per_process(tmp_path):
+    # Without CACHE_URL each web process would count its own rate limits.
+    without_cache = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **without_cache)
+    assert result.returncode != 0
+    assert "stationkeeper.W001" in result.stderr and "CACHE_URL" in result.stderr
+    # Development (DEBUG) runs on the per-process cache without the warning.
+    result = run_manage(tmp_path, "check", "--deploy", DJANGO_DEBUG="1")
+    assert "stationkeeper.W001" not in result.stdout + result.stderr
 
 
 def test_debug_is_off_and_a_secret_key_is_required_by_default(tmp_path):
