@@ -67,9 +67,9 @@ def queue_task(task: Any, *args: Any) -> bool:
 
     A change that has committed must not turn into an error page because its kick failed. Buyer
     notices and webhook deliveries are outbox rows that beat's sweeps pick up anyway (`due_at`,
-    `queued_until`), so for them the kick only makes delivery prompt; the station e-mails have no
-    sweep, and the warning is what tells the operator one was not sent. Only the task's name and
-    ids go into the log.
+    `queued_until`), and the station e-mails are claimed by a `*_mailed_at` column that
+    `stations.tasks.send_unmailed` sweeps, so for all of them the kick only makes delivery prompt.
+    Only the task's name and ids go into the log.
     """
     try:
         task.delay(*args)

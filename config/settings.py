@@ -316,6 +316,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-notices": {"task": "parcels.tasks.send_due_notices", "schedule": 60.0},
     "sweep-overdue": {"task": "parcels.tasks.sweep_overdue", "schedule": 300.0},
     "deliver-due-webhooks": {"task": "partners.tasks.deliver_due_webhooks", "schedule": 30.0},
+    "send-unmailed-station-emails": {"task": "stations.tasks.send_unmailed", "schedule": 600.0},
     "close-previous-month": {"task": "stations.tasks.close_previous_month", "schedule": 3600.0},
     "prune-idempotency-records": {
         "task": "partners.tasks.prune_idempotency_records",

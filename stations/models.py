@@ -160,7 +160,15 @@ class Station(models.Model):
                 name="station_status_valid",
             ),
         ]
-        indexes = [models.Index(fields=["status", "name"], name="station_status_name_idx")]
+        indexes = [
+            models.Index(fields=["status", "name"], name="station_status_name_idx"),
+            # The e-mail backstop (stations.tasks.send_unmailed): only the few not told yet.
+            models.Index(
+                fields=["status"],
+                condition=models.Q(decision_mailed_at__isnull=True),
+                name="station_decision_unmailed_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -238,6 +246,13 @@ class Invitation(models.Model):
                 fields=["station", "email"],
                 condition=models.Q(accepted_at__isnull=True),
                 name="invitation_open_per_email_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(mailed_at__isnull=True, accepted_at__isnull=True),
+                name="invitation_unmailed_idx",
             )
         ]
 
@@ -351,7 +366,14 @@ class Statement(models.Model):
                 fields=["station", "month", "currency"], name="statement_station_month_uniq"
             )
         ]
-        indexes = [models.Index(fields=["month", "paid_at"], name="statement_month_paid_idx")]
+        indexes = [
+            models.Index(fields=["month", "paid_at"], name="statement_month_paid_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(mailed_at__isnull=True),
+                name="statement_unmailed_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.station} {self.month:%Y-%m} {self.currency}"

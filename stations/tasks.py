@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import models
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from .models import Invitation, Membership, Station
+from config.celery import queue_task
+
+from .models import Invitation, Membership, Statement, Station
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +121,7 @@ def close_previous_month() -> int:
 @shared_task(**_RETRY)
 def send_statements(month_iso: str) -> int:
     """E-mail each owner the month's statement, once per statement (claimed before sending)."""
-    import datetime as dt
-
     from stations.tenancy import network_scope
-
-    from .models import Statement
 
     month = dt.date.fromisoformat(month_iso)
     sent = 0
@@ -150,3 +150,54 @@ def send_statements(month_iso: str) -> int:
                     raise
                 sent += 1
     return sent
+
+
+# The sweep leaves a just-queued e-mail to its own task, and gives up on one this old: a station
+# decided, or an invitation sent, days ago is news nobody is waiting for any more.
+SWEEP_GRACE = dt.timedelta(minutes=5)
+SWEEP_HORIZON = dt.timedelta(days=3)
+
+
+@shared_task
+def send_unmailed() -> int:
+    """Beat's backstop for the station e-mails: queue again every decision, invitation and
+    statement e-mail whose task was lost (a broker outage at the kick, a worker killed before it
+    sent). The tasks claim before sending, so one queued twice still sends once. Returns how many
+    tasks it queued; stops at the first the broker refuses (the next sweep tries again)."""
+    from stations.tenancy import network_scope
+
+    now = timezone.now()
+    settled, horizon = now - SWEEP_GRACE, now - SWEEP_HORIZON
+    decided = Station.objects.filter(
+        decision_mailed_at__isnull=True,
+        status__in=(Station.Status.ACTIVE, Station.Status.REJECTED),
+    ).filter(
+        models.Q(approved_at__range=(horizon, settled))
+        | models.Q(rejected_at__range=(horizon, settled))
+    )
+    kicks: list[tuple[object, object]] = [
+        (send_station_decision, pk) for pk in decided.values_list("pk", flat=True)[:500]
+    ]
+    invited = Invitation.objects.filter(
+        mailed_at__isnull=True,
+        accepted_at__isnull=True,
+        created_at__range=(horizon, settled),
+        expires_at__gt=now,
+    )
+    kicks += [(send_invitation, pk) for pk in invited.values_list("pk", flat=True)[:500]]
+    with network_scope():
+        months = (
+            Statement.objects.filter(mailed_at__isnull=True, created_at__range=(horizon, settled))
+            .order_by()
+            .values_list("month", flat=True)
+            .distinct()
+        )
+        kicks += [(send_statements, month.isoformat()) for month in months]
+    queued = 0
+    for task, arg in kicks:
+        if not queue_task(task, arg):
+            break
+        queued += 1
+    if queued:
+        logger.info("re-queued %s station e-mails", queued)
+    return queued

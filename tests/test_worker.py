@@ -128,3 +128,50 @@ def test_a_webhook_is_delivered_by_the_worker(worker, partner, station, announce
         server.server_close()
     assert len(received) == 1 and parcel.tracking_number.encode() in received[0]
     assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_station_emails_whose_kick_was_lost_are_sent_once_by_the_backstop(
+    worker, station, owner, other_station
+):
+    """An approval, a rejection and an invitation whose tasks never reached the broker (the kick
+    failed soft in an outage) are e-mailed by beat's sweep, once however often it runs; one
+    decided a moment ago is left to its own task, and one decided days ago is not news."""
+    from django.core import mail
+
+    from stations.models import Invitation, Membership, Station
+    from stations.tasks import send_unmailed
+    from tests.conftest import make_station
+
+    now = timezone.now()
+    Station.objects.filter(pk=station.pk).update(approved_at=now - dt.timedelta(minutes=10))
+    rejected = make_station("Turned Down", status=Station.Status.REJECTED)
+    Station.objects.filter(pk=rejected.pk).update(rejected_at=now - dt.timedelta(hours=2))
+    Membership.objects.create(user=owner, station=rejected, role=Membership.Role.OWNER)
+    Station.objects.filter(pk=other_station.pk).update(approved_at=now - dt.timedelta(seconds=30))
+    stale = make_station("Long Ago")
+    Station.objects.filter(pk=stale.pk).update(approved_at=now - dt.timedelta(days=10))
+    Membership.objects.create(user=owner, station=stale, role=Membership.Role.OWNER)
+    invitation = Invitation.objects.create(
+        station=station,
+        email="new.clerk@test.example",
+        token="t" * 40,
+        invited_by=owner,
+        created_at=now - dt.timedelta(minutes=20),
+    )
+    mail.outbox.clear()
+
+    assert send_unmailed() == 3
+    drained()
+    assert send_unmailed() == 0  # all three claimed: nothing to queue again
+
+    subjects = sorted(email.subject for email in mail.outbox)
+    assert len(subjects) == 3, subjects
+    assert sum("approved" in s for s in subjects) == 1
+    assert sum("Turned Down" in s for s in subjects) == 1
+    assert [e.to for e in mail.outbox if "new.clerk@test.example" in e.to] == [
+        ["new.clerk@test.example"]
+    ]
+    invitation.refresh_from_db()
+    assert invitation.mailed_at is not None
+    assert Station.objects.get(pk=other_station.pk).decision_mailed_at is None  # its own task's
+    assert Station.objects.get(pk=stale.pk).decision_mailed_at is None
