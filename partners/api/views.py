@@ -7,15 +7,10 @@ number is a 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 import zoneinfo
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
@@ -38,10 +33,11 @@ from parcels.exceptions import DomainError, InvalidInput, ParcelNotFound
 from parcels.models import Parcel
 from partners import webhooks
 from partners.authentication import PartnerScopedMixin
-from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from partners.models import WebhookDelivery, WebhookEndpoint
 from stations.models import LedgerLine, Station
 
 from . import serializers as s
+from .idempotency import idempotent
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),
@@ -86,62 +82,6 @@ class PartnerAPIView(PartnerScopedMixin, APIView):
         if parcel is None:
             raise Http404
         return parcel
-
-
-def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
-    """POSTs with an `Idempotency-Key` header: the first response is stored for 24 hours and
-    replayed for a repeat. The key is claimed before the work starts, so concurrent repeats
-    cannot both do it: the later ones are told the first is still in progress."""
-
-    def conflict(code: str, detail: str) -> Response:
-        return Response({"code": code, "detail": detail}, status=status.HTTP_409_CONFLICT)
-
-    def replay(stored: IdempotencyRecord, digest: str) -> Response:
-        if stored.request_hash != digest:
-            return conflict(
-                "idempotency_key_reused", "This Idempotency-Key was used for a different request."
-            )
-        if stored.status_code == 0:
-            return conflict(
-                "idempotency_key_in_progress",
-                "A request with this Idempotency-Key is still being handled; retry shortly.",
-            )
-        response = Response(stored.body, status=stored.status_code)
-        response["Idempotent-Replayed"] = "true"
-        return response
-
-    @wraps(method)
-    def wrapper(self: PartnerAPIView, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            return method(self, request, *args, **kwargs)
-        if len(key) > 255:
-            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
-        digest = hashlib.sha256(
-            request.method.encode() + request.path.encode() + request.body
-        ).hexdigest()
-        try:
-            with transaction.atomic():
-                # Race: the unique (partner, key) constraint lets exactly one request claim it.
-                record = IdempotencyRecord.objects.create(
-                    partner=self.partner, key=key, request_hash=digest, status_code=0, body={}
-                )
-        except IntegrityError:
-            return replay(IdempotencyRecord.objects.get(partner=self.partner, key=key), digest)
-        try:
-            response = method(self, request, *args, **kwargs)
-        except BaseException:
-            record.delete()  # nothing was answered: a retry may try again
-            raise
-        if response.status_code >= 500:
-            record.delete()
-        else:
-            record.status_code = response.status_code
-            record.body = json.loads(json.dumps(response.data, default=str))
-            record.save(update_fields=["status_code", "body"])
-        return response
-
-    return wrapper
 
 
 class ParcelPagination(CursorPagination):
@@ -689,6 +629,7 @@ class WebhookRotateView(WebhookView):
         request=None,
         responses={200: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         endpoint = webhooks.rotate_secret(self.endpoint(pk))
         return Response(s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data)
@@ -725,6 +666,7 @@ class RedeliverView(PartnerAPIView):
         request=None,
         responses={202: s.DeliveryOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         delivery = (
             WebhookDelivery.objects.select_related("message")
