@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench simulate probe lint format install clean
+.PHONY: run test bench simulate probe lint format install clean spectral
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -87,6 +87,15 @@ probe: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Spectral (npm, pinned in package.json) lints the partner API's OpenAPI schema; errors fail.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+spectral: $(STAMP) node_modules/.package-lock.json
+	@mkdir -p var
+	DJANGO_DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+	node_modules/.bin/spectral lint --fail-severity=error var/openapi.yaml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -258,7 +258,23 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ParcelStatusEnum": "parcels.models.Parcel.Status",
         "DeliveryStatusEnum": "partners.models.WebhookDelivery.Status",
+        "LanguageEnum": "parcels.models.Parcel.Language",
+        "WebhookEventEnum": "partners.models.WEBHOOK_EVENTS",
+        "EventKindEnum": "partners.api.serializers.EVENT_KINDS",
     },
+    "SERVERS": [{"url": SITE_URL, "description": "This deployment."}],
+    "CONTACT": {"name": "The network's operator", "url": SITE_URL},
+    "TAGS": [
+        {"name": "parcels", "description": "Announce parcels and follow them to the buyer."},
+        {"name": "stations", "description": "Where parcels can go, and how full each is."},
+        {"name": "webhooks", "description": "Signed notices of parcel events, and their log."},
+        {"name": "invoices", "description": "What you owe the stations."},
+    ],
+    # Headers every operation shares (rate limits, Idempotency-Key on POSTs): partners/api/schema.py
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "partners.api.schema.add_shared_headers",
+    ],
 }
 # Partners' webhook URLs must be https, except where a test or a local setup allows http.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)

@@ -245,13 +245,20 @@ class DeliveryAttempt(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The response to a partner's POST with an `Idempotency-Key`, replayed for a repeat."""
+    """The response to a partner's POST with an `Idempotency-Key`, replayed for a repeat.
+
+    `status_code` 0 means claimed but not answered yet: the request holding it has until
+    `locked_until`, after which a repeat may take the key over (partners/api/idempotency.py).
+    `content` is the response body exactly as it was sent, so a replay is byte-identical.
+    """
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
+    content = models.BinaryField(default=bytes)
+    content_type = models.CharField(max_length=100, blank=True)
+    locked_until = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

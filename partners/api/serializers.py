@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from parcels import tracking
 from parcels.models import Parcel
-from partners.models import WEBHOOK_EVENTS
+from partners.models import WEBHOOK_EVENTS, WebhookDelivery
 
 UPSTREAM_EVENTS = [
     "dispatched",
@@ -22,6 +22,19 @@ UPSTREAM_EVENTS = [
     "arrived_at_hub",
     "out_for_delivery",
     "delayed",
+]
+# Every kind of event a parcel's timeline can show: the network's (written by parcels.services)
+# and the partner's own upstream ones.
+EVENT_KINDS = [
+    "parcel.announced",
+    "parcel.confirmed",
+    "parcel.checked_in",
+    "parcel.hold_extended",
+    "parcel.picked_up",
+    "parcel.return_due",
+    "parcel.returned",
+    "parcel.cancelled",
+    *(f"partner.{kind}" for kind in UPSTREAM_EVENTS),
 ]
 
 
@@ -63,6 +76,22 @@ class TrackingNumberField(serializers.CharField):
         return number
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "email", "maxLength": 254},
+            {"type": "string", "enum": [""]},
+        ],
+        "default": "",
+        "description": "An e-mail address for the buyer's notices, or empty (or left out) for "
+        "none.",
+    }
+)
+class OptionalEmailField(serializers.EmailField):
+    """An e-mail address or "". Its schema keeps the "" default off the e-mail format, which
+    validators rightly refuse as an example of one."""
+
+
 class AnnounceInput(serializers.Serializer):
     tracking_number = TrackingNumberField(
         help_text="Your tracking number: 1–64 letters A–Z, digits and hyphens (not first or "
@@ -73,7 +102,7 @@ class AnnounceInput(serializers.Serializer):
     recipient_phone = serializers.CharField(
         max_length=32, help_text="E.164 (+6591234567) or local to the network's default region."
     )
-    recipient_email = serializers.EmailField(
+    recipient_email = OptionalEmailField(
         max_length=254, required=False, allow_blank=True, default=""
     )
     language = serializers.ChoiceField(
@@ -98,7 +127,9 @@ class BatchAnnounceInput(serializers.Serializer):
 
 
 class EventOutput(serializers.Serializer):
-    kind = serializers.CharField(help_text="`parcel.*` for network events, `partner.*` for yours.")
+    kind = serializers.ChoiceField(
+        choices=EVENT_KINDS, help_text="`parcel.*` for network events, `partner.*` for yours."
+    )
     occurred_at = serializers.DateTimeField()
     location = serializers.CharField(allow_blank=True)
     description = serializers.CharField(allow_blank=True)
@@ -111,7 +142,7 @@ class ParcelOutput(serializers.Serializer):
     recipient_name = serializers.CharField()
     recipient_phone = serializers.CharField()
     recipient_email = serializers.CharField(allow_blank=True)
-    language = serializers.CharField()
+    language = serializers.ChoiceField(choices=Parcel.Language.choices)
     shelf_slot = serializers.CharField(
         source="shelf_label", allow_blank=True, help_text="e.g. B-07, while on the shelf"
     )
@@ -206,10 +237,34 @@ class StationOutput(serializers.Serializer):
 # --- webhooks -----------------------------------------------------------------------------------
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes 1, "yes", "off", … which the
+    schema (a boolean) does not allow, and a typo would switch an endpoint off silently."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": WEBHOOK_EVENTS},
+        "minItems": 1,
+        "uniqueItems": True,
+    }
+)
+class EventsField(serializers.MultipleChoiceField):
+    """At least one of the webhook events (drf-spectacular leaves the minimum out)."""
+
+
 class WebhookInput(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
-    events = serializers.MultipleChoiceField(choices=WEBHOOK_EVENTS, allow_empty=False)
-    active = serializers.BooleanField(required=False, default=True)
+    url = serializers.URLField(
+        max_length=500, help_text="https, on a public host (not a private or local address)."
+    )
+    events = EventsField(choices=WEBHOOK_EVENTS, allow_empty=False)
+    active = StrictBooleanField(required=False, default=True)
 
     def validate_url(self, value: str) -> str:
         from partners.webhooks import UnsafeUrl, check_url
@@ -223,16 +278,14 @@ class WebhookInput(serializers.Serializer):
 
 class WebhookUpdateInput(WebhookInput):
     url = serializers.URLField(max_length=500, required=False)
-    events = serializers.MultipleChoiceField(
-        choices=WEBHOOK_EVENTS, allow_empty=False, required=False
-    )
-    active = serializers.BooleanField(required=False)
+    events = EventsField(choices=WEBHOOK_EVENTS, allow_empty=False, required=False)
+    active = StrictBooleanField(required=False)
 
 
 class WebhookOutput(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
-    events = serializers.ListField(child=serializers.CharField())
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS))
     active = serializers.BooleanField()
     disabled_reason = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
@@ -248,8 +301,8 @@ class DeliveryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     webhook = serializers.IntegerField(source="endpoint_id")
     msg_id = serializers.CharField(source="message.msg_id")
-    event_type = serializers.CharField(source="message.event_type")
-    status = serializers.CharField()
+    event_type = serializers.ChoiceField(choices=WEBHOOK_EVENTS, source="message.event_type")
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
     attempts = serializers.IntegerField()
     last_status_code = serializers.IntegerField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)

@@ -7,15 +7,11 @@ number is a 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
+import re
 import zoneinfo
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
@@ -39,11 +35,13 @@ from parcels.models import Parcel
 from partners import services as partner_services
 from partners import webhooks
 from partners.authentication import PartnerScopedMixin
-from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from partners.models import WebhookDelivery, WebhookEndpoint
 from stations.models import LedgerLine, Station
 
 from . import serializers as s
+from .idempotency import idempotent
 from .pagination import CheckedCursorPagination
+from .schema import EMPTY_IS_NONE
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),
@@ -54,12 +52,17 @@ ERRORS = {
     ),
     429: OpenApiResponse(s.ErrorSerializer, description="Too many requests for this key."),
 }
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Optional. A repeat of a POST with the same key returns the first response.",
-)
+UNKNOWN_CURSOR = OpenApiResponse(s.ErrorSerializer, description="The `cursor` is not one we gave.")
+# Every POST's Idempotency-Key and every answer's rate-limit headers: partners/api/schema.py.
+
+
+def cursor_parameter(what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        description=f"Opaque; to get the next (or previous) page of {what}, follow the `next` "
+        "(or `previous`) link, which carries it. An unknown cursor is a 404.",
+    )
 
 
 def error_response(exc: DomainError) -> Response:
@@ -93,62 +96,6 @@ class PartnerAPIView(PartnerScopedMixin, APIView):
         return parcel
 
 
-def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
-    """POSTs with an `Idempotency-Key` header: the first response is stored for 24 hours and
-    replayed for a repeat. The key is claimed before the work starts, so concurrent repeats
-    cannot both do it: the later ones are told the first is still in progress."""
-
-    def conflict(code: str, detail: str) -> Response:
-        return Response({"code": code, "detail": detail}, status=status.HTTP_409_CONFLICT)
-
-    def replay(stored: IdempotencyRecord, digest: str) -> Response:
-        if stored.request_hash != digest:
-            return conflict(
-                "idempotency_key_reused", "This Idempotency-Key was used for a different request."
-            )
-        if stored.status_code == 0:
-            return conflict(
-                "idempotency_key_in_progress",
-                "A request with this Idempotency-Key is still being handled; retry shortly.",
-            )
-        response = Response(stored.body, status=stored.status_code)
-        response["Idempotent-Replayed"] = "true"
-        return response
-
-    @wraps(method)
-    def wrapper(self: PartnerAPIView, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            return method(self, request, *args, **kwargs)
-        if len(key) > 255:
-            raise ValidationError({"Idempotency-Key": ["At most 255 characters."]})
-        digest = hashlib.sha256(
-            request.method.encode() + request.path.encode() + request.body
-        ).hexdigest()
-        try:
-            with transaction.atomic():
-                # Race: the unique (partner, key) constraint lets exactly one request claim it.
-                record = IdempotencyRecord.objects.create(
-                    partner=self.partner, key=key, request_hash=digest, status_code=0, body={}
-                )
-        except IntegrityError:
-            return replay(IdempotencyRecord.objects.get(partner=self.partner, key=key), digest)
-        try:
-            response = method(self, request, *args, **kwargs)
-        except BaseException:
-            record.delete()  # nothing was answered: a retry may try again
-            raise
-        if response.status_code >= 500:
-            record.delete()
-        else:
-            record.status_code = response.status_code
-            record.body = json.loads(json.dumps(response.data, default=str))
-            record.save(update_fields=["status_code", "body"])
-        return response
-
-    return wrapper
-
-
 class ParcelPagination(CheckedCursorPagination):
     ordering = "-updated_at"
     page_size = 100
@@ -162,16 +109,34 @@ class ParcelListView(PartnerAPIView):
         summary="List your parcels",
         description="Newest change first, with cursor pagination (`next`/`previous` links).",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Parcel.Status.values),
-            OpenApiParameter("station", OpenApiTypes.STR, description="A station slug."),
+            # An empty filter is no filter: say so (allowEmptyValue, see partners/api/schema.py).
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=Parcel.Status.values, extensions=EMPTY_IS_NONE
+            ),
+            OpenApiParameter(
+                "station",
+                OpenApiTypes.STR,
+                description="A station slug.",
+                extensions=EMPTY_IS_NONE,
+            ),
             OpenApiParameter(
                 "updated_since",
                 OpenApiTypes.DATETIME,
                 description="Only parcels changed at or after this time.",
+                extensions=EMPTY_IS_NONE,
             ),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–500, default 100."),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                description="Parcels per page.",
+            ),
+            cursor_parameter("parcels"),
         ],
-        responses={200: s.ParcelPage, **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={
+            200: s.ParcelPage,
+            404: UNKNOWN_CURSOR,
+            **{k: ERRORS[k] for k in (400, 401, 429)},
+        },
     )
     def get(self, request: Request) -> Response:
         qs = Parcel.objects.select_related("station")
@@ -203,7 +168,6 @@ class ParcelListView(PartnerAPIView):
         description="Repeating it for the same tracking number returns the existing parcel (200), "
         "never a duplicate.",
         request=s.AnnounceInput,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={
             201: s.ParcelOutput,
             200: s.ParcelOutput,
@@ -256,7 +220,6 @@ class ParcelBatchView(PartnerAPIView):
         description="Each item is handled on its own: it is created, it already existed, or its "
         "errors are listed. A failed item leaves nothing behind and does not affect the others.",
         request=s.BatchAnnounceInput,
-        parameters=[IDEMPOTENCY_HEADER],
         examples=[
             OpenApiExample(
                 "Two parcels",
@@ -290,7 +253,26 @@ class ParcelBatchView(PartnerAPIView):
                             "index": 0,
                             "tracking_number": "SP000000001SG",
                             "status": "created",
-                            "parcel": {"tracking_number": "SP000000001SG", "status": "announced"},
+                            "parcel": {
+                                "tracking_number": "SP000000001SG",
+                                "status": "announced",
+                                "station": "tiong-bahru-mart",
+                                "recipient_name": "Tan Mei Ling",
+                                "recipient_phone": "+6591234567",
+                                "recipient_email": "",
+                                "language": "en",
+                                "shelf_slot": "",
+                                "return_reason": "",
+                                "hold_deadline": None,
+                                "pickup_url": None,
+                                "announced_at": "2026-11-21T08:00:00Z",
+                                "checked_in_at": None,
+                                "picked_up_at": None,
+                                "return_due_at": None,
+                                "returned_at": None,
+                                "cancelled_at": None,
+                                "updated_at": "2026-11-21T08:00:00Z",
+                            },
                         },
                         {
                             "index": 1,
@@ -379,6 +361,8 @@ class ParcelDetailView(PartnerAPIView):
     @extend_schema(
         operation_id="parcels_retrieve",
         summary="A parcel, with its events",
+        description="Its status, where it is, the buyer's pickup link once it is at the station, "
+        "and every event so far (yours and the network's), oldest first.",
         responses={200: s.ParcelDetailOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
     def get(self, request: Request, tracking_number: str) -> Response:
@@ -413,7 +397,6 @@ class ParcelCancelView(PartnerAPIView):
             )
         ],
         request=None,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (401, 404, 409, 429)}},
     )
     @idempotent
@@ -429,7 +412,6 @@ class ParcelRecallView(PartnerAPIView):
         summary="Recall a parcel from the shelf",
         description="The station keeps it for your courier (status `return_due`).",
         request=s.RecallInput,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
     )
     @idempotent
@@ -449,7 +431,6 @@ class ParcelEventsView(PartnerAPIView):
         summary="Post an upstream tracking event",
         description="Dispatched, in transit, customs cleared, …: shown on the buyer's timeline.",
         request=s.PartnerEventInput,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.EventOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
     )
     @idempotent
@@ -498,6 +479,14 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
+# What the schema promises for `near` and `month`, and what the views check (fullmatch).
+NEAR_PATTERN = (
+    r"^-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?),"
+    r"-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?)$"
+)
+MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
+
+
 class StationPagination(CheckedCursorPagination):
     ordering = "slug"
     page_size = 200
@@ -513,18 +502,32 @@ class StationListView(PartnerAPIView):
         "(at most 200, no further pages); otherwise all active stations by slug, 200 a page.",
         parameters=[
             OpenApiParameter(
-                "near", OpenApiTypes.STR, description="`lat,lng`, e.g. 1.2852,103.8316"
+                "near",
+                {"type": "string", "pattern": NEAR_PATTERN},
+                description="`lat,lng` in decimal degrees, latitude -90 to 90 and longitude "
+                "-180 to 180, e.g. 1.2852,103.8316.",
             ),
-            OpenApiParameter("radius_km", OpenApiTypes.FLOAT, description="0.1–50, default 3."),
+            OpenApiParameter(
+                "radius_km",
+                {"type": "number", "minimum": 0.1, "maximum": 50, "default": 3},
+                description="With `near`: how far to look, in kilometres.",
+            ),
+            cursor_parameter("stations (without `near`)"),
         ],
-        responses={200: s.StationPage, **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={
+            200: s.StationPage,
+            404: UNKNOWN_CURSOR,
+            **{k: ERRORS[k] for k in (400, 401, 429)},
+        },
     )
     def get(self, request: Request) -> Response:
         stations = Station.objects.filter(status=Station.Status.ACTIVE)
         near = request.query_params.get("near")
         point = None
-        if near:
-            point, radius = self._point(near, request.query_params.get("radius_km", "3"))
+        # Checked with or without `near`, so a wrong radius is never silently ignored.
+        radius = self._radius(request.query_params.get("radius_km", "3"))
+        if near is not None:  # an empty `near` is refused, not taken for none
+            point = self._point(near)
             # A bounding box in the database, the exact distance in Python for what is inside.
             dlat = radius / 111.0
             dlng = radius / (111.0 * max(math.cos(math.radians(point[0])), 0.01))
@@ -570,26 +573,33 @@ class StationListView(PartnerAPIView):
             for d, st in rows
         ]
         results = s.StationOutput(data, many=True).data
-        if near:
+        if near is not None:
             return Response({"next": None, "previous": None, "results": results})
         return paginator.get_paginated_response(results)
 
     @staticmethod
-    def _point(near: str, radius_text: str) -> tuple[tuple[float, float], float]:
+    def _point(near: str) -> tuple[float, float]:
+        # Plain decimals only, as the schema says: float() would also take "1e1", "inf" or "½".
         try:
+            if not re.fullmatch(NEAR_PATTERN.strip("^$"), near, flags=re.ASCII):
+                raise ValueError
             lat_text, lng_text = near.split(",")
             lat, lng = float(lat_text), float(lng_text)
             if not (-90 <= lat <= 90 and -180 <= lng <= 180):
                 raise ValueError
         except ValueError:
             raise ValidationError({"near": ["Give `lat,lng`, e.g. 1.2852,103.8316."]}) from None
+        return lat, lng
+
+    @staticmethod
+    def _radius(radius_text: str) -> float:
         try:
             radius = float(radius_text)
-            if not 0.1 <= radius <= 50:
+            if not 0.1 <= radius <= 50:  # also refuses nan
                 raise ValueError
         except ValueError:
             raise ValidationError({"radius_km": ["A number from 0.1 to 50."]}) from None
-        return (lat, lng), radius
+        return radius
 
 
 # --- webhooks -----------------------------------------------------------------------------------
@@ -613,6 +623,8 @@ class WebhookListView(PartnerAPIView):
     @extend_schema(
         operation_id="webhooks_list",
         summary="Your webhook endpoints",
+        description="All of them, oldest first, switched off ones included (with the reason). "
+        "Secrets are not shown.",
         responses={200: s.WebhookOutput(many=True), **{k: ERRORS[k] for k in (401, 429)}},
     )
     def get(self, request: Request) -> Response:
@@ -634,7 +646,6 @@ class WebhookListView(PartnerAPIView):
             )
         ],
         request=s.WebhookInput,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
     )
     @idempotent
@@ -665,6 +676,8 @@ class WebhookDetailView(WebhookView):
     @extend_schema(
         operation_id="webhooks_update",
         summary="Change an endpoint (URL, events, or switch it on again)",
+        description="Send only what changes. Switching an endpoint on again (`active: true`) "
+        "clears the failures that switched it off; its secret stays the same.",
         request=s.WebhookUpdateInput,
         responses={200: s.WebhookOutput, **{k: ERRORS[k] for k in (400, 401, 404, 429)}},
     )
@@ -680,6 +693,7 @@ class WebhookDetailView(WebhookView):
     @extend_schema(
         operation_id="webhooks_delete",
         summary="Remove an endpoint",
+        description="Nothing more is sent to it, and its delivery log is deleted with it.",
         responses={204: None, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
     def delete(self, request: Request, pk: int) -> Response:
@@ -692,10 +706,12 @@ class WebhookRotateView(WebhookView):
         operation_id="webhooks_rotate_secret",
         summary="Rotate the signing secret",
         description="Returns the new secret. For 24 hours deliveries carry two signatures, "
-        "one per secret, so you can switch without losing a message.",
+        "one per secret, so you can switch without losing a message. Rotating again meanwhile "
+        "ends the older secret at once: retry a rotation with the same `Idempotency-Key`.",
         request=None,
         responses={200: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         endpoint = webhooks.rotate_secret(self.endpoint(pk))
         return Response(s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data)
@@ -710,8 +726,11 @@ class WebhookDeliveriesView(WebhookView):
     @extend_schema(
         operation_id="webhooks_deliveries",
         summary="Deliveries to an endpoint, newest first",
+        description="Each message sent (or being retried) to the endpoint, with its attempts "
+        "and the last answer your server gave; 50 a page.",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values)
+            OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values),
+            cursor_parameter("deliveries"),
         ],
         responses={200: s.DeliveryPage, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
@@ -732,6 +751,7 @@ class RedeliverView(PartnerAPIView):
         request=None,
         responses={202: s.DeliveryOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         delivery = (
             WebhookDelivery.objects.select_related("message")
@@ -755,13 +775,22 @@ class InvoiceView(PartnerAPIView):
         description="Handover and return fees per station and currency, in minor units, summed "
         "in the database. Each station's month runs in its own time zone.",
         parameters=[
-            OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM; default this month.")
+            OpenApiParameter(
+                "month",
+                {"type": "string", "pattern": MONTH_PATTERN},
+                description="YYYY-MM, from 2000-01 to 2100-12; default this month.",
+            )
         ],
         responses={200: s.InvoiceOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
     )
     def get(self, request: Request) -> Response:
-        month = request.query_params.get("month") or timezone.now().strftime("%Y-%m")
+        month = request.query_params.get("month")
+        if month is None:  # absent; an empty one is refused like any other malformed month
+            month = timezone.now().strftime("%Y-%m")
         try:
+            # strptime alone would also take "2026-1" and " 2026-01".
+            if not re.fullmatch(MONTH_PATTERN.strip("^$"), month, flags=re.ASCII):
+                raise ValueError
             first = dt.datetime.strptime(month, "%Y-%m").date()
             if not 2000 <= first.year <= 2100:
                 raise ValueError

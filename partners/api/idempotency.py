@@ -1,0 +1,166 @@
+"""`Idempotency-Key` on the partner API's POSTs: the first answer is kept and replayed.
+
+A key is claimed (an `IdempotencyRecord` with status 0) before the work starts, so concurrent
+repeats cannot both do it. The claim carries a lease: while it runs, a repeat is told the first
+request is still in progress; once it has lapsed (the process handling the first request died),
+the next repeat takes the key over and does the work. The answer is stored as the exact bytes
+that were sent, so a replay is byte-for-byte the first response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from partners.models import IdempotencyRecord, Partner
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+# Longer than any request runs (gunicorn's default worker timeout is 30 s; a batch of 1,000 takes
+# a few), so a lease lapses only when the process that held it is gone.
+LEASE = dt.timedelta(seconds=60)
+MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def request_digest(request: Request) -> str:
+    """What makes two requests "the same": method, path and the raw body."""
+    return hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
+    ).hexdigest()
+
+
+def idempotency_key_claim(
+    *, partner: Partner, key: str, request_hash: str, now: dt.datetime
+) -> tuple[IdempotencyRecord, bool]:
+    """Claim `key` for a request. Returns (record, claimed).
+
+    Not claimed means another request holds or answered the key: the caller replays the record,
+    or reports it as in progress or reused."""
+    try:
+        with transaction.atomic():
+            # Race: the unique (partner, key) constraint lets exactly one request insert it.
+            record = IdempotencyRecord.objects.create(
+                partner=partner,
+                key=key,
+                request_hash=request_hash,
+                status_code=0,
+                locked_until=now + LEASE,
+            )
+        return record, True
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.objects.get(partner=partner, key=key)
+    if record.status_code or record.request_hash != request_hash or record.locked_until > now:
+        return record, False
+    # Race: the lease lapsed; a conditional UPDATE lets exactly one repeat take the key over.
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code=0, locked_until=record.locked_until
+    ).update(locked_until=now + LEASE)
+    record.refresh_from_db()
+    return record, bool(taken)
+
+
+def idempotency_record_finish(
+    *, record: IdempotencyRecord, status_code: int, content: bytes, content_type: str
+) -> bool:
+    """Store the answer of a claimed key. False if the lease was lost to a takeover meanwhile
+    (that request's answer is the one kept)."""
+    # Race: only while the claim is still ours (the lease we were given is unchanged).
+    return bool(
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code=0, locked_until=record.locked_until
+        ).update(status_code=status_code, content=content, content_type=content_type)
+    )
+
+
+def idempotency_record_release(*, record: IdempotencyRecord) -> None:
+    """Give a claimed key up: nothing was answered that a repeat should get back."""
+    IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code=0, locked_until=record.locked_until
+    ).delete()
+
+
+def _conflict(code: str, detail: str, *, retry_after: int | None = None) -> Response:
+    response = Response({"code": code, "detail": detail}, status=status.HTTP_409_CONFLICT)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _answer(record: IdempotencyRecord, request_hash: str, now: dt.datetime) -> HttpResponse:
+    if record.request_hash != request_hash:
+        return _conflict(
+            "idempotency_key_reused", "This Idempotency-Key was used for a different request."
+        )
+    if record.status_code == 0:
+        return _conflict(
+            "idempotency_key_in_progress",
+            "A request with this Idempotency-Key is still being handled; retry shortly.",
+            retry_after=max(1, math.ceil((record.locked_until - now).total_seconds())),
+        )
+    response = HttpResponse(
+        bytes(record.content), status=record.status_code, content_type=record.content_type
+    )
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def idempotent(method: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For an API view's `post`: honour an `Idempotency-Key` header (see the module docstring).
+
+    Kept for 24 hours (the prune task). A request that raised (bad input, a refused action, a
+    crash) or answered 5xx is not kept: nothing was done that a repeat must not do again."""
+
+    @wraps(method)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return method(view, request, *args, **kwargs)
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValidationError(
+                {"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]}, code="invalid"
+            )
+        digest = request_digest(request)
+        now = timezone.now()
+        record, claimed = idempotency_key_claim(
+            partner=view.partner, key=key, request_hash=digest, now=now
+        )
+        if not claimed:
+            return _answer(record, digest, now)
+        try:
+            response = method(view, request, *args, **kwargs)
+        except BaseException:
+            idempotency_record_release(record=record)
+            raise
+        if response.status_code >= 500:
+            idempotency_record_release(record=record)
+            return response
+        # Render now, as DRF would after the view returns, so the bytes stored are the bytes
+        # sent (rendering twice is a no-op: the response remembers it was rendered).
+        response = view.finalize_response(request, response, *args, **kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        idempotency_record_finish(
+            record=record,
+            status_code=response.status_code,
+            content=response.content,
+            content_type=response["Content-Type"],
+        )
+        return response
+
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # checked by the tests for every POST
+    return wrapper
