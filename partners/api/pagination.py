@@ -4,7 +4,11 @@ A cursor is base64 of `p=<position>&r=…&o=…`, and DRF puts the position into
 as it finds it: anyone can write one, and a position that is not a value of the ordering column
 (`p=notadate` for a date, a NUL in a slug) failed in the database as a server error. Here the
 position is read as the column's type first, and anything unreadable is one answer everywhere:
-400 `invalid_cursor`.
+404 `invalid_cursor` (there is no such page; 404 as DRF answers a cursor it cannot decode, and as
+the schema declares, since a cursor is an opaque string no client can check before sending).
+
+`page_size`, where a list takes one, must be a whole number in 1..max_page_size: DRF would quietly
+use the default or the maximum instead, so a client asking for 0 or 10,000 would never learn.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
 
 class InvalidCursor(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code = status.HTTP_404_NOT_FOUND
     default_code = "invalid_cursor"
     default_detail = _(
         "This cursor is not one of ours. Use the `next` or `previous` link as given, or start "
@@ -34,6 +38,21 @@ class CheckedCursorPagination(CursorPagination):
     """CursorPagination whose cursor position must be a value of the ordering field."""
 
     _model: type[models.Model] | None = None
+
+    def get_page_size(self, request: Request) -> int | None:
+        if self.page_size_query_param and self.page_size_query_param in request.query_params:
+            text = request.query_params[self.page_size_query_param]
+            limit = self.max_page_size or self.page_size
+            if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limit):
+                raise ValidationError(
+                    {
+                        self.page_size_query_param: [
+                            _("A whole number from 1 to %(max)d.") % {"max": limit}
+                        ]
+                    }
+                )
+            return int(text)
+        return self.page_size
 
     def paginate_queryset(
         self, queryset: models.QuerySet, request: Request, view: Any = None

@@ -54,6 +54,16 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class TextField(serializers.CharField):
+    """Free text whose `max_length` counts what was sent, as the schema's `maxLength` does: DRF
+    would count it after trimming, so text padded with spaces past the limit got in."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if self.max_length is not None and isinstance(data, str) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
+
+
 # --- parcels ------------------------------------------------------------------------------------
 
 
@@ -98,8 +108,8 @@ class AnnounceInput(serializers.Serializer):
         "last). Spaces are taken out and letters upper-cased before it is checked and stored."
     )
     station = serializers.SlugField(help_text="The slug of an active station (see /stations/).")
-    recipient_name = serializers.CharField(max_length=150)
-    recipient_phone = serializers.CharField(
+    recipient_name = TextField(max_length=150)
+    recipient_phone = TextField(
         max_length=32, help_text="E.164 (+6591234567) or local to the network's default region."
     )
     recipient_email = OptionalEmailField(
@@ -112,7 +122,21 @@ class AnnounceInput(serializers.Serializer):
     )
 
 
-@extend_schema_field(AnnounceInput(many=True))
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+            # Anything at all, on purpose: an item that breaks the single announcement's rules
+            # (not even an object, a wrong type) is that item's `error` in a 200, not a 400 for
+            # the batch, so the schema must not call such a batch invalid.
+            "description": "A parcel: an object with the fields and rules of a single "
+            "announcement (`AnnounceInput`, `POST /api/v1/parcels/`). An item that breaks them "
+            "is reported as that item's `error` in the results; the others are still announced.",
+        },
+    }
+)
 class BatchItemsField(serializers.ListField):
     """The batch's list, its items not checked here: each is checked on its own (in the view),
     so one that is not even an object is that item's error, not the whole batch's."""
@@ -196,10 +220,8 @@ class BatchOutput(serializers.Serializer):
 class PartnerEventInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=UPSTREAM_EVENTS)
     occurred_at = serializers.DateTimeField(help_text="When it happened (ISO 8601, with zone).")
-    location = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    description = serializers.CharField(
-        max_length=300, required=False, allow_blank=True, default=""
-    )
+    location = TextField(max_length=120, required=False, allow_blank=True, default="")
+    description = TextField(max_length=300, required=False, allow_blank=True, default="")
 
     def validate_occurred_at(self, value: dt.datetime) -> dt.datetime:
         if value > timezone.now() + dt.timedelta(minutes=10):
@@ -208,7 +230,7 @@ class PartnerEventInput(serializers.Serializer):
 
 
 class RecallInput(serializers.Serializer):
-    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    note = TextField(max_length=300, required=False, allow_blank=True, default="")
 
 
 # --- stations -----------------------------------------------------------------------------------

@@ -363,10 +363,10 @@ def lists(partner):
         (cursor("p=tiong-bahru&r=1"), {"parcels", "deliveries"}),
     ],
 )
-def test_a_crafted_cursor_is_400_invalid_cursor(api, station, lists, name, raw, refused_on):
+def test_a_crafted_cursor_is_404_invalid_cursor(api, station, lists, name, raw, refused_on):
     response = api.get(lists[name], {"cursor": raw})
     if name in refused_on:
-        assert response.status_code == 400
+        assert response.status_code == 404
         assert response.json() == {
             "code": "invalid_cursor",
             "detail": "This cursor is not one of ours. Use the `next` or `previous` link as "
@@ -386,3 +386,32 @@ def test_the_cursors_we_give_out_still_page(api, station, announce):
     assert [p["tracking_number"] for p in back["results"]] == [
         p["tracking_number"] for p in first["results"]
     ]
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "501", "100000", "x", "1.5", "", "٣"])
+def test_a_page_size_outside_1_to_500_is_refused_not_changed(api, size):
+    response = api.get("/api/v1/parcels/", {"page_size": size})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page_size": ["A whole number from 1 to 500."]}
+
+
+def test_a_page_size_inside_the_range_is_used(api, station, announce):
+    for _ in range(3):
+        announce(station)
+    response = api.get("/api/v1/parcels/", {"page_size": "2"})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 2 and response.json()["next"]
+
+
+def test_text_padded_past_its_limit_is_refused_as_the_schema_says(api, station, announce):
+    """maxLength counts what was sent: spaces around the text count too."""
+    parcel = announce(station)
+    response = api.post(
+        f"/api/v1/parcels/{parcel.tracking_number}/events/",
+        {"kind": "in_transit", "occurred_at": "2026-11-21T08:00:00Z", "location": " x" + " " * 119},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "location": ["Ensure this field has no more than 120 characters."]
+    }
