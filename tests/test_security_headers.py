@@ -158,3 +158,17 @@ def test_the_language_cookie_is_secure_like_the_session_cookie(tmp_path, secure_
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_violation_reports_go_where_the_operator_says(tmp_path):
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.CONTENT_SECURITY_POLICY['DIRECTIVES'].get('report-uri'))",
+        DJANGO_DEBUG="1",
+        DJANGO_CSP_REPORT_URI="https://reports.example.com/csp",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['https://reports.example.com/csp']"
