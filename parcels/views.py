@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from config.policies import uses_camera
 from partners.models import Partner
 
 from . import codes, selectors, services, throttle
@@ -32,6 +33,7 @@ def _render_panel(request: HttpRequest, template: str, context: dict) -> HttpRes
     return render(request, f"parcels/{template}.html", context)
 
 
+@uses_camera
 @require_http_methods(["GET", "POST"])
 def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
     station = request.station
@@ -108,6 +110,7 @@ def _find_for_checkout(request: HttpRequest, credential: str) -> tuple[Parcel | 
     return parcel, ""
 
 
+@uses_camera
 @require_http_methods(["GET", "POST"])
 def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
     station = request.station

@@ -6,12 +6,28 @@ A missing browser is a failure, never a skip: CI installs the `chromium` package
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+# What Chromium writes to the console when a policy refuses something (an inline script or style,
+# an eval, a form target, a camera request), besides the securitypolicyviolation event.
+POLICY_MESSAGE = re.compile(
+    r"Content.Security.Policy|Permissions.policy|Refused to|violates the following", re.I
+)
+# Runs in every document before the page's own scripts (Playwright injects it past the CSP).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("securitypolicyviolation: " + e.effectiveDirective + " refused "
+    + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber
+    + " (" + document.location.pathname + ")");
+}, true);
+"""
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # there (fixtures, assertions) are still synchronous and safe.
@@ -50,3 +66,28 @@ def shoot(page):
         page.set_viewport_size({"width": 390, "height": 844})
 
     return _shoot
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(monkeypatch):
+    """Every browser context a test opens reports CSP and Permissions-Policy violations, and a
+    test that caused one fails: a page that works only because the browser was lenient is
+    broken for the people whose browser is not."""
+    seen: list[str] = []
+    original = Browser.new_context
+
+    def new_context(self: Browser, *args, **kwargs) -> BrowserContext:
+        context = original(self, *args, **kwargs)
+        context.add_init_script(REPORT_VIOLATIONS)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if POLICY_MESSAGE.search(message.text) or "securitypolicyviolation" in message.text:
+                seen.append(f"{message.type}: {message.text} [{message.location.get('url')}]")
+
+        context.on("console", on_console)
+        context.on("weberror", lambda error: seen.append(f"uncaught: {error.error}"))
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", new_context)
+    yield seen
+    assert seen == [], "the browser reported:\n" + "\n".join(seen)
