@@ -27,3 +27,22 @@ def claim_due(
         if ids:
             manager.filter(pk__in=ids).update(queued_until=now + lease)
     return ids
+
+
+def release(model: type[models.Model], ids: list[int]) -> None:
+    """Give back claims whose tasks were never queued (the broker refused them), so the next
+    sweep takes them at once instead of after the lease."""
+    if ids:
+        model._default_manager.filter(pk__in=ids, status="pending").update(queued_until=None)
+
+
+def queue_claimed(model: type[models.Model], task: object, ids: list[int]) -> int:
+    """Queue `task(id)` for each claimed id, in order; at the first the broker refuses, release
+    that one and the rest (see release) and stop. Returns how many were queued."""
+    from config.celery import queue_task
+
+    for done, pk in enumerate(ids):
+        if not queue_task(task, pk):
+            release(model, ids[done:])
+            return done
+    return len(ids)

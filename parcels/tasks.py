@@ -8,10 +8,11 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from config.celery import queue_task
+from config import outbox
 from stations.tenancy import network_scope
 
 from . import notices, services
+from .models import Notice
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +28,11 @@ def send_due_notices() -> int:
     """Beat, every minute: queue the notices that are due (reminders, retries, returns)."""
     with network_scope():
         ids = notices.claim_due(now=timezone.now())
-    for notice_id in ids:
-        # A broker gone mid-sweep: the rest keep their claim until its lease runs out, and come
-        # back to a later sweep.
-        if not queue_task(send_notice, notice_id):
-            break
-    if ids:
-        logger.info("queued %s due notices", len(ids))
-    return len(ids)
+        # A broker gone mid-sweep: what was not queued is given back for the next sweep.
+        queued = outbox.queue_claimed(Notice, send_notice, ids)
+    if queued:
+        logger.info("queued %s due notices", queued)
+    return queued
 
 
 @shared_task

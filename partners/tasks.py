@@ -7,9 +7,10 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from config.celery import queue_task
+from config import outbox
 
 from . import webhooks
+from .models import WebhookDelivery
 
 
 @shared_task
@@ -22,12 +23,8 @@ def deliver_webhook(delivery_id: int) -> str:
 def deliver_due_webhooks() -> int:
     """Beat, every 30 s, and on commit of each change: queue the deliveries that are due."""
     ids = webhooks.claim_due(now=timezone.now())
-    for delivery_id in ids:
-        # A broker gone mid-sweep: the rest keep their claim until its lease runs out, and come
-        # back to a later sweep.
-        if not queue_task(deliver_webhook, delivery_id):
-            break
-    return len(ids)
+    # A broker gone mid-sweep: what was not queued is given back for the next sweep.
+    return outbox.queue_claimed(WebhookDelivery, deliver_webhook, ids)
 
 
 @shared_task

@@ -239,3 +239,54 @@ def test_http_gateway_backend_posts_json_with_the_token(settings, monkeypatch):
         "body": {"to": "+6591234567", "text": "hello", "reference": "notice-1"},
         "timeout": 10,
     }
+
+
+def test_a_sweep_the_broker_refuses_gives_its_claims_back_for_the_next_sweep(
+    on_shelf, station, monkeypatch
+):
+    """Beat's sweep claims due notices for a lease before queueing them; if the broker is down,
+    the claims it could not queue are given back, so the sweep after the outage sends them at
+    once instead of five minutes later."""
+    from kombu.exceptions import OperationalError
+
+    from parcels import tasks
+
+    parcel = on_shelf(station)
+    queued: list[int] = []
+
+    def broker_down(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    pickup = notices_of(parcel)["pickup", "sms"]  # due now; the reminders later
+    monkeypatch.setattr(tasks.send_notice, "delay", broker_down)
+    assert tasks.send_due_notices() == 0
+    assert notices_of(parcel)["pickup", "sms"].queued_until is None
+
+    monkeypatch.setattr(tasks.send_notice, "delay", queued.append)
+    assert tasks.send_due_notices() == 1
+    assert queued == [pickup.pk]
+    assert notices_of(parcel)["pickup", "sms"].queued_until is not None
+
+
+def test_a_webhook_sweep_the_broker_refuses_gives_its_claims_back(monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from partners import tasks
+    from partners.models import WebhookDelivery
+
+    claimed = [1, 2, 3]
+    released: list[list[int]] = []
+    monkeypatch.setattr(tasks.webhooks, "claim_due", lambda now: claimed)
+    monkeypatch.setattr(
+        "config.outbox.release", lambda model, ids: released.append((model, list(ids)))
+    )
+    calls: list[int] = []
+
+    def first_goes_through(delivery_id):
+        if calls:
+            raise OperationalError("connection refused")
+        calls.append(delivery_id)
+
+    monkeypatch.setattr(tasks.deliver_webhook, "delay", first_goes_through)
+    assert tasks.deliver_due_webhooks() == 1
+    assert released == [(WebhookDelivery, [2, 3])]
