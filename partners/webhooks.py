@@ -231,10 +231,34 @@ def resolve(url: str) -> list[AddrInfo]:
     if not settings.WEBHOOK_ALLOW_PRIVATE:
         for info in infos:
             # An IPv6 link-local address may carry its interface (fe80::1%eth0).
-            address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-            if not address.is_global:
+            if not is_public(ipaddress.ip_address(info[4][0].split("%", 1)[0])):
                 raise UnsafeUrl(_("The host resolves to a private or local address."))
     return infos
+
+
+# IPv6 ranges that carry an IPv4 address inside (NAT64, IPv4-compatible) or that `is_global` still
+# calls global although no public host lives there (site-local, deprecated but routable inside).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be posted to this address: a global one, and for IPv6 one that does
+    not lead to a non-global IPv4 address through a translation (mapped, 6to4, Teredo, NAT64)."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return True
+    if address in _SITE_LOCAL or address in _LOCAL_NAT64:
+        return False
+    embedded = [address.ipv4_mapped, address.sixtofour]
+    if address.teredo:
+        embedded.append(address.teredo[1])
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return all(v4 is None or v4.is_global for v4 in embedded)
 
 
 def check_url(url: str) -> str:
@@ -298,10 +322,15 @@ def _post(
 ) -> tuple[int | None, str]:
     parts = urllib.parse.urlsplit(url)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(
-        parts.hostname or "", parts.port, addresses=addresses, timeout=TIMEOUT_SECONDS
-    )
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # Always an explicit port: without one, http.client reads it from the host, and the host of
+    # an IPv6 URL ("2001:db8::1") ends in what looks like a port.
+    connection = connection_class(
+        parts.hostname or "",
+        parts.port or connection_class.default_port,
+        addresses=addresses,
+        timeout=TIMEOUT_SECONDS,
+    )
     try:
         connection.request("POST", target, body=body.encode(), headers=headers)
         status = connection.getresponse().status

@@ -506,3 +506,78 @@ def test_other_urls_we_do_not_call_are_field_errors(api, url, message):
     )
     assert response.status_code == 400
     assert response.json()["errors"]["url"][0].startswith(message)
+
+
+class _V6Server(HTTPServer):
+    import socket as _socket
+
+    address_family = _socket.AF_INET6
+
+
+def test_an_ipv6_url_is_posted_to_its_address_and_port(partner, station, on_shelf, monkeypatch):
+    """An IPv6 literal's last group is not a port: with a port, and without (the scheme's), the
+    delivery reaches the checked address with the right Host header, and nothing escapes it."""
+    import socket
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = _V6Server(("::1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    public = "2a00:1450:4001:82b::200e"
+    real_getaddrinfo = socket.getaddrinfo
+
+    def to_our_server(host, *args, **kwargs):
+        # The public literal leads to this test's server (no traffic leaves the machine).
+        if host == public:
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", to_our_server)
+    try:
+        WebhookEndpoint.objects.create(
+            partner=partner, url=f"http://[::1]:{port}/hooks", events=["parcel.checked_in"]
+        )
+        WebhookEndpoint.objects.create(
+            partner=partner, url=f"http://[{public}]/hooks", events=["parcel.checked_in"]
+        )
+        on_shelf(station)
+        run_due()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(received) == sorted([f"[::1]:{port}", f"[{public}]"])
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "fec0::1",  # site-local
+    ],
+)
+def test_ipv6_addresses_that_lead_to_private_ipv4_are_refused(address):
+    import ipaddress
+
+    assert not webhooks.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2a00:1450:4001:82b::200e", "64:ff9b::808:808"])
+def test_public_addresses_are_allowed(address):
+    import ipaddress
+
+    assert webhooks.is_public(ipaddress.ip_address(address))
