@@ -12,7 +12,7 @@ from config import sql
 from partners.models import Partner
 from stations.models import Station
 
-from . import codes, throttle
+from . import codes, throttle, tracking
 from .models import HandBack, Handover, Parcel
 
 
@@ -167,14 +167,18 @@ def shelf(
         qs = qs.filter(partner_id=partner_id)
     query = query.strip()
     if query:
-        digits = query.replace(" ", "")
-        match = Q(tracking_number__startswith=digits.upper())
-        if len(digits) == 4 and digits.isdigit():
-            match |= Q(recipient_phone_last4=digits)
-        elif codes.is_code(digits) and parcel_by_code(
-            station=station, code=digits, user_id=user_id
+        number = tracking.normalize(query)
+        match = Q(tracking_number__startswith=number)
+        if len(number) == 4 and number.isdigit():
+            match |= Q(recipient_phone_last4=number)
+        # Six digits may be the start of a tracking number: then the search is one, and is not
+        # counted (it can try at most the codes that start a number here). Otherwise it is a
+        # typed pickup code, counted as at check-out.
+        elif codes.is_code(number) and (
+            qs.filter(tracking_number__startswith=number).exists()
+            or parcel_by_code(station=station, code=number, user_id=user_id)
         ):
-            match |= Q(pickup_code=digits)
+            match |= Q(pickup_code=number)
         qs = qs.filter(match)
     return qs.order_by("-updated_at", "-pk")
 

@@ -101,3 +101,16 @@ def test_only_the_throttled_selector_looks_parcels_up_by_code():
             if lookup.search(path.read_text()):
                 found.add(str(path.relative_to(root)))
     assert found == {"parcels/selectors.py"}
+
+
+def test_six_digits_that_start_a_tracking_number_are_a_search_not_a_wrong_code(
+    counter, station, on_shelf
+):
+    """All-digit tracking numbers exist (`123456789012`); looking one up by its first six
+    digits, however often, finds it and never pauses anyone's typed codes."""
+    parcel = on_shelf(station, tracking_number="123456789012")
+    for _ in range(throttle.PER_USER + 2):
+        page = counter.get(url(station, "shelf"), {"q": "123456"})
+        assert "123456789012" in page.text and PAUSED not in page.text
+    checkout = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    assert PAUSED not in checkout.text and parcel.tracking_number in checkout.text
