@@ -2,9 +2,11 @@
 
 A key is claimed (an `IdempotencyRecord` with status 0) before the work starts, so concurrent
 repeats cannot both do it. The claim carries a lease: while it runs, a repeat is told the first
-request is still in progress; once it has lapsed (the process handling the first request died),
-the next repeat takes the key over and does the work. The answer is stored as the exact bytes
-that were sent, so a replay is byte-for-byte the first response.
+request is still in progress. Once it has lapsed, the next repeat may take the key over and do
+the work, but only if the first request is really gone: on PostgreSQL the claimant also holds a
+session advisory lock on the record for as long as it works, which its database connection
+gives up when its process dies, so a request that is merely slow is never run twice. The answer
+is stored as the exact bytes that were sent, so a replay is byte-for-byte the first response.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import status
@@ -29,11 +31,32 @@ from partners.models import IdempotencyRecord, Partner
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-# Longer than any request runs (gunicorn's default worker timeout is 30 s; a batch of 1,000 takes
-# a few), so a lease lapses only when the process that held it is gone.
+# Longer than requests run (a batch of 1,000 takes a few seconds), so a repeat within it is told
+# "in progress" without asking the database whether the claimant is alive.
 LEASE = dt.timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+# The advisory locks' first key: this module's namespace (the second is the record's id).
+_LOCK_SPACE = 0x49444D  # "IDM"
+
+
+def _lock(record: IdempotencyRecord) -> bool:
+    """Hold the record's advisory lock for this connection; False if another session holds it
+    (its request is still running). Always True where there are no advisory locks (SQLite):
+    there the lease alone decides."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE, record.pk & 0x7FFFFFFF])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(record: IdempotencyRecord) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, record.pk & 0x7FFFFFFF]
+            )
 
 
 def request_digest(request: Request) -> str:
@@ -49,27 +72,44 @@ def idempotency_key_claim(
     """Claim `key` for a request. Returns (record, claimed).
 
     Not claimed means another request holds or answered the key: the caller replays the record,
-    or reports it as in progress or reused."""
-    try:
-        with transaction.atomic():
-            # Race: the unique (partner, key) constraint lets exactly one request insert it.
-            record = IdempotencyRecord.objects.create(
-                partner=partner,
-                key=key,
-                request_hash=request_hash,
-                status_code=0,
-                locked_until=now + LEASE,
-            )
-        return record, True
-    except IntegrityError:
-        pass
-    record = IdempotencyRecord.objects.get(partner=partner, key=key)
+    or reports it as in progress or reused. A claimed record is locked for this connection until
+    `idempotency_record_finish` or `idempotency_record_release`."""
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                # Race: the unique (partner, key) constraint lets exactly one request insert it.
+                record = IdempotencyRecord.objects.create(
+                    partner=partner,
+                    key=key,
+                    request_hash=request_hash,
+                    status_code=0,
+                    locked_until=now + LEASE,
+                )
+            _lock(record)  # nobody else can hold it yet: the record was not there
+            return record, True
+        except IntegrityError:
+            pass
+        try:
+            found = IdempotencyRecord.objects.get(partner=partner, key=key)
+            break
+        except IdempotencyRecord.DoesNotExist:
+            # Race: the claimant gave the key up (its request was refused) between our insert
+            # and our read: claim it again.
+            continue
+    else:
+        raise RuntimeError("an Idempotency-Key kept disappearing")  # pragma: no cover
+    record = found
     if record.status_code or record.request_hash != request_hash or record.locked_until > now:
         return record, False
-    # Race: the lease lapsed; a conditional UPDATE lets exactly one repeat take the key over.
+    # The lease lapsed: the claimant is gone, or only slow. Its advisory lock tells which.
+    if not _lock(record):
+        return record, False
+    # Race: a conditional UPDATE lets exactly one repeat take the key over.
     taken = IdempotencyRecord.objects.filter(
         pk=record.pk, status_code=0, locked_until=record.locked_until
     ).update(locked_until=now + LEASE)
+    if not taken:
+        _unlock(record)
     record.refresh_from_db()
     return record, bool(taken)
 
@@ -80,18 +120,24 @@ def idempotency_record_finish(
     """Store the answer of a claimed key. False if the lease was lost to a takeover meanwhile
     (that request's answer is the one kept)."""
     # Race: only while the claim is still ours (the lease we were given is unchanged).
-    return bool(
-        IdempotencyRecord.objects.filter(
-            pk=record.pk, status_code=0, locked_until=record.locked_until
-        ).update(status_code=status_code, content=content, content_type=content_type)
-    )
+    try:
+        return bool(
+            IdempotencyRecord.objects.filter(
+                pk=record.pk, status_code=0, locked_until=record.locked_until
+            ).update(status_code=status_code, content=content, content_type=content_type)
+        )
+    finally:
+        _unlock(record)
 
 
 def idempotency_record_release(*, record: IdempotencyRecord) -> None:
     """Give a claimed key up: nothing was answered that a repeat should get back."""
-    IdempotencyRecord.objects.filter(
-        pk=record.pk, status_code=0, locked_until=record.locked_until
-    ).delete()
+    try:
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code=0, locked_until=record.locked_until
+        ).delete()
+    finally:
+        _unlock(record)
 
 
 def _conflict(code: str, detail: str, *, retry_after: int | None = None) -> Response:

@@ -275,3 +275,66 @@ def test_keys_are_per_partner(api, other_api):
     theirs = other_api.post("/api/v1/webhooks/", body, format="json", headers=headers)
     assert (mine.status_code, theirs.status_code) == (201, 201)
     assert not theirs.has_header("Idempotent-Replayed") and theirs.json()["id"] != mine.json()["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_still_running_past_its_lease_is_not_run_twice(partner):
+    """The lease lapses, but the first request is only slow: its connection still holds the
+    key's lock, so a repeat is told it is in progress; once the first is done, it replays."""
+    claimed_at = timezone.now()
+    record, claimed = idempotency.idempotency_key_claim(
+        partner=partner, key="slow", request_hash="h", now=claimed_at
+    )
+    assert claimed
+    later = claimed_at + idempotency.LEASE * 2
+    outcome = []
+
+    def repeat(now):
+        try:
+            outcome.append(
+                idempotency.idempotency_key_claim(
+                    partner=partner, key="slow", request_hash="h", now=now
+                )
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=repeat, args=(later,))
+    thread.start()
+    thread.join(timeout=30)
+    [(seen, taken)] = outcome
+    assert not taken and seen.status_code == 0  # in progress, not taken over
+    assert idempotency.idempotency_record_finish(
+        record=record, status_code=201, content=b'{"ok":true}', content_type="application/json"
+    )
+    outcome.clear()
+    thread = threading.Thread(target=repeat, args=(later,))
+    thread.start()
+    thread.join(timeout=30)
+    [(seen, taken)] = outcome
+    assert not taken and seen.status_code == 201  # answered: a repeat gets it replayed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_given_up_while_a_repeat_reads_it_is_claimed_again(partner, monkeypatch):
+    """A request whose key is released (its input was refused) just as a repeat found the key
+    taken: the repeat claims it afresh instead of failing."""
+    IdempotencyRecord.objects.create(
+        partner=partner, key="gone", request_hash="h", status_code=0, locked_until=timezone.now()
+    )
+    read = IdempotencyRecord.objects.get
+    reads = []
+
+    def released_in_between(*args, **kwargs):
+        reads.append(1)
+        if len(reads) == 1:
+            IdempotencyRecord.objects.filter(key="gone").delete()
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(IdempotencyRecord.objects, "get", released_in_between)
+    record, claimed = idempotency.idempotency_key_claim(
+        partner=partner, key="gone", request_hash="h", now=timezone.now()
+    )
+    monkeypatch.undo()
+    assert claimed and record.status_code == 0
+    idempotency.idempotency_record_release(record=record)
