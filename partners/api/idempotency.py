@@ -197,9 +197,13 @@ def idempotent(method: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             return response
         # Render now, as DRF would after the view returns, so the bytes stored are the bytes
         # sent (rendering twice is a no-op: the response remembers it was rendered).
-        response = view.finalize_response(request, response, *args, **kwargs)
-        if hasattr(response, "render"):
-            response.render()
+        try:
+            response = view.finalize_response(request, response, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+        except BaseException:
+            idempotency_record_release(record=record)
+            raise
         idempotency_record_finish(
             record=record,
             status_code=response.status_code,
