@@ -32,15 +32,10 @@ PROBE_LIMIT = 20
 PROBE_WINDOW = 15 * 60
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # The address our trusted proxies saw, not what the client claims in X-Forwarded-For: a made-up
-    # entry would dodge the limit, or lock out the buyer whose address it names.
-    return client_ip(request)
-
-
 def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
     """The parcel behind the token, or the 429 page for an address that probed too many."""
-    key = f"pickup-probe:{_client_ip(request)}"
+    # The address our trusted proxies saw (config.proxies), not what X-Forwarded-For claims.
+    key = f"pickup-probe:{client_ip(request)}"
     if cache.get(key, 0) >= PROBE_LIMIT:
         response = render(request, "parcels/pickup_throttled.html", status=429)
         response["Retry-After"] = str(PROBE_WINDOW)

@@ -20,6 +20,10 @@ MAX_LENGTH = 64  # Parcel.tracking_number's column
 # matches exactly the numbers `parse` accepts, as typed (it upper-cases them).
 PATTERN = rf"[A-Za-z0-9](?:[A-Za-z0-9-]{{0,{MAX_LENGTH - 2}}}[A-Za-z0-9])?"
 _VALID = re.compile(PATTERN)
+# The same rule for a number as sent, before `normalize`: whitespace anywhere (it is taken out),
+# and the length counted without it. The API's schema declares this, so that what it calls valid
+# is exactly what the API takes.
+RAW_PATTERN = rf"^\s*[A-Za-z0-9](?:(?:\s*[A-Za-z0-9-]){{0,{MAX_LENGTH - 2}}}\s*[A-Za-z0-9])?\s*$"
 
 INVALID_MESSAGE = _(
     "A tracking number has 1 to 64 characters: letters A–Z, digits and hyphens, and starts and "

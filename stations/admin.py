@@ -205,7 +205,9 @@ class AdjustmentForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        number = (data.get("tracking_number") or "").strip().upper()
+        from parcels import tracking
+
+        number = tracking.normalize(data.get("tracking_number") or "")
         data["parcel_id"] = None
         if number and data.get("station") and data.get("partner"):
             from parcels.models import Parcel

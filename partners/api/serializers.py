@@ -70,9 +70,8 @@ class TextField(serializers.CharField):
 @extend_schema_field(
     {
         "type": "string",
-        "minLength": 1,
-        "maxLength": tracking.MAX_LENGTH,
-        "pattern": f"^{tracking.PATTERN}$",
+        # As sent: spaces are taken out before the rule applies (so no maxLength on the text).
+        "pattern": tracking.RAW_PATTERN,
     }
 )
 class TrackingNumberField(serializers.CharField):

@@ -93,3 +93,22 @@ def test_the_rule():
     assert tracking.parse("a" * 64) == "A" * 64
     for bad in ["", " ", "a" * 65, "-A", "A-", "A_B", "ß", "ſ", "ı", "Ａ", "٣", None, 12]:
         assert tracking.parse(bad) is None, bad
+
+
+def test_the_schema_pattern_takes_exactly_what_the_rule_takes():
+    """The API's schema declares tracking.RAW_PATTERN for numbers as sent; a generated client
+    or a fuzzer must find it saying exactly what `parse` accepts (spaces included)."""
+    import random
+    import re
+
+    from parcels import tracking
+
+    pattern = re.compile(tracking.RAW_PATTERN)
+    rng = random.Random(12)  # the same samples every run
+    samples = ["A", " a-1 ", "SP 1234 5678 9SG", "-A", "A-", "A\u00a0B", "ß", "A.B", "", "  "]
+    samples += ["A" * 64, "A" * 65, " ".join("A" * 64), "A" * 63 + " -"]
+    samples += [
+        "".join(rng.choice("aZ09- \t.ß") for _ in range(rng.randint(0, 9))) for _ in range(3000)
+    ]
+    for text in samples:
+        assert (pattern.search(text) is not None) == (tracking.parse(text) is not None), repr(text)
