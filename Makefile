@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench simulate probe lint format install clean spectral
+.PHONY: run test bench simulate probe outage lint format install clean spectral
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -52,16 +52,16 @@ test: $(STAMP)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench
 # The benchmarks and the simulated day run with production settings (DEBUG off) against
 # PostgreSQL and Redis on 127.0.0.1, in databases of their own.
-bench simulate probe: export DATABASE_URL = $(BENCH_DATABASE_URL)
-bench simulate probe: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
-bench simulate probe: export CACHE_URL ?= redis://127.0.0.1:6379/11
-bench simulate probe: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
-bench simulate probe: export DJANGO_DEBUG = 0
-bench simulate probe: export EMAIL_URL ?= consolemail://
-bench simulate probe: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
-bench simulate probe: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
-bench simulate probe: export DJANGO_SECURE_SSL_REDIRECT ?= 0
-bench simulate probe: export DJANGO_STATIC_MANIFEST ?= 0
+bench simulate probe outage: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench simulate probe outage: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/13
+bench simulate probe outage: export CACHE_URL ?= redis://127.0.0.1:6379/11
+bench simulate probe outage: export DJANGO_SECRET_KEY ?= benchmark-only-secret-key-not-for-production-use
+bench simulate probe outage: export DJANGO_DEBUG = 0
+bench simulate probe outage: export EMAIL_URL ?= consolemail://
+bench simulate probe outage: export SMS_BACKEND ?= parcels.notices.LocmemSmsBackend
+bench simulate probe outage: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,testserver
+bench simulate probe outage: export DJANGO_SECURE_SSL_REDIRECT ?= 0
+bench simulate probe outage: export DJANGO_STATIC_MANIFEST ?= 0
 bench: $(STAMP)
 	@mkdir -p var/bench
 	@$(PY) scripts/check_services.py
@@ -83,6 +83,14 @@ probe: $(STAMP)
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
 		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
 	$(PY) bench/probe.py
+
+# A counter day through a Redis outage (a Redis of its own, stopped mid-run): no 5xx, nothing lost
+# or doubled.
+outage: $(STAMP)
+	@$(PY) scripts/check_services.py
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stationkeeper_bench'" \
+		| grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE stationkeeper_bench"
+	$(PY) bench/outage.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
