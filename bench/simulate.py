@@ -577,7 +577,10 @@ def verify(world: dict, parcels: int, returns: int) -> tuple[list[str], dict]:
             problems.append(f"{what}: got {got!r}, expected {wanted!r}")
 
     handovers_wanted = parcels - returns
-    tariffs = {p.pk: Tariff.current_for(p, timezone.localdate()) for p in world["partners"]}
+    tariffs = {
+        p.pk: earnings.tariff_in_force(partner=p, day=timezone.localdate())
+        for p in world["partners"]
+    }
     with network_scope():
         # Parcels: all in a terminal state, in the numbers planned.
         statuses = dict(Parcel.objects.values_list("status").annotate(n=Count("pk")).order_by())

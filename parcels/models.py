@@ -6,7 +6,8 @@ The lifecycle (see ARCHITECTURE.md):
         │                       │
         └─cancel─► cancelled    └─mark_return_due─► return_due ──hand_back──► returned
 
-A parcel's status is only ever changed by `parcels.services`; the allowed moves are `TRANSITIONS`.
+A parcel's status is only ever changed by `parcels.services`; the allowed moves are one table,
+`parcels.lifecycle.TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -191,17 +192,6 @@ def shelf_label(slot: int) -> str:
         row, rem = divmod(row - 1, 26)
         letters = chr(ord("A") + rem) + letters
     return f"{letters}-{position + 1:02d}"
-
-
-# The allowed moves: action → (statuses it may start from, status it leads to). `hand_over` with a
-# refusal is `mark_return_due`'s move; the services pick the row, one function applies it.
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "check_in": (frozenset({Parcel.Status.ANNOUNCED}), Parcel.Status.AT_STATION),
-    "hand_over": (frozenset({Parcel.Status.AT_STATION}), Parcel.Status.PICKED_UP),
-    "mark_return_due": (frozenset({Parcel.Status.AT_STATION}), Parcel.Status.RETURN_DUE),
-    "hand_back": (frozenset({Parcel.Status.RETURN_DUE}), Parcel.Status.RETURNED),
-    "cancel": (frozenset({Parcel.Status.ANNOUNCED}), Parcel.Status.CANCELLED),
-}
 
 
 class ParcelEvent(models.Model):

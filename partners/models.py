@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import secrets
 
@@ -11,8 +10,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from config import sql
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. SGD."))
 
@@ -76,17 +73,6 @@ class Tariff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} from {self.valid_from:%Y-%m-%d}"
-
-    @staticmethod
-    def current_for(partner: Partner, on: dt.date) -> Tariff | None:
-        """The tariff in force on a day: the latest one that starts on or before it. Every
-        hand-over asks, so in plain SQL (config/sql.py)."""
-        return sql.first(
-            Tariff,
-            "t0.partner_id = %s AND t0.valid_from <= %s",
-            [partner.pk, on],
-            order_by="t0.valid_from DESC",
-        )
 
 
 class ApiKey(models.Model):

@@ -1,19 +1,30 @@
-"""Station earnings: corrections, monthly statements and their payout. Writes only."""
+"""Station earnings: the fee a parcel earns (at its partner's tariff), corrections, monthly
+statements and their payout. Every amount a station is owed is written here."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import sql
 from config.celery import queue_on_commit
 from parcels.exceptions import DomainError
+from partners.models import Partner, Tariff
 
 from .models import LedgerLine, Statement, Station, User
+
+if TYPE_CHECKING:
+    from parcels.models import Parcel
+
+logger = logging.getLogger(__name__)
 
 
 class EarningsError(DomainError):
@@ -28,6 +39,72 @@ def month_bounds(month: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetim
         dt.datetime.combine(first, dt.time.min, tzinfo=tz),
         dt.datetime.combine(following, dt.time.min, tzinfo=tz),
     )
+
+
+def tariff_in_force(*, partner: Partner, day: dt.date) -> Tariff | None:
+    """The partner's tariff on a day: the latest one that starts on or before it. Every
+    hand-over asks, so in plain SQL (config/sql.py)."""
+    return sql.first(
+        Tariff,
+        "t0.partner_id = %s AND t0.valid_from <= %s",
+        [partner.pk, day],
+        order_by="t0.valid_from DESC",
+    )
+
+
+# The tariff's column for each kind of line a parcel earns.
+_FEE_FIELD = {LedgerLine.Kind.HANDOVER: "handover_fee", LedgerLine.Kind.RETURN: "return_fee"}
+
+
+def ledger_earn(
+    *,
+    parcels: Sequence[Parcel],
+    kind: str,
+    now: dt.datetime,
+    earned_at: dt.datetime | None = None,
+) -> list[LedgerLine]:
+    """One ledger line per parcel for its hand-over or hand-back (`kind`), at its partner's
+    tariff in force that day at the station (the day of `earned_at`, by default `now`).
+
+    A parcel the partner never announced earns nothing yet: a station could otherwise invent
+    parcels and pay itself. The partner's later announcement of it confirms it, and the fee is
+    paid then (`parcel_announce`). Must run in the transaction of the move, whose parcel the
+    line's unique key allows one of.
+    """
+    tariffs: dict[tuple[int, dt.date], Tariff | None] = {}
+    lines = []
+    for parcel in parcels:
+        if parcel.announced_at is None:
+            continue
+        day = (earned_at or now).astimezone(parcel.station.tzinfo).date()
+        key = (parcel.partner_id, day)
+        if key not in tariffs:
+            tariffs[key] = tariff_in_force(partner=parcel.partner, day=day)
+        tariff = tariffs[key]
+        if tariff is None:
+            logger.warning(
+                "partner %s has no tariff on %s; parcel %s earns 0",
+                parcel.partner_id,
+                day,
+                parcel.pk,
+            )
+            amount, currency = 0, parcel.partner.currency
+        else:
+            amount, currency = getattr(tariff, _FEE_FIELD[kind]), tariff.currency
+        lines.append(
+            LedgerLine(
+                station=parcel.station,
+                partner=parcel.partner,
+                parcel=parcel,
+                tariff=tariff,
+                kind=kind,
+                amount=amount,
+                currency=currency,
+                created_at=now,
+            )
+        )
+    sql.insert(lines)
+    return lines
 
 
 def ledger_adjust(

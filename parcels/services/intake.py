@@ -1,0 +1,117 @@
+"""What a new parcel needs, checked before anything is written: the tracking number, the
+recipient and the language. Shared by the announcements and the unannounced check-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from phonenumber_field.phonenumber import PhoneNumber, to_python
+
+from partners.models import Partner
+from stations.models import Station
+
+from .. import tracking
+from ..exceptions import InvalidInput
+from ..models import Parcel
+
+
+def normalize_tracking_number(value: str) -> str:
+    """Tracking numbers are compared as scanners print them: no spaces, upper case."""
+    return tracking.normalize(value)
+
+
+def tracking_number(value: object, *, empty_message: str) -> str:
+    """The normalized tracking number, or InvalidInput: every way a number gets stored comes
+    through here, so none outside the rules (parcels/tracking.py) can be, and nothing is cut."""
+    number = normalize_tracking_number(value) if isinstance(value, str) else None
+    if number == "":
+        raise InvalidInput(empty_message, field="tracking_number")
+    if number is None or not tracking.is_valid(number):
+        raise InvalidInput(tracking.INVALID_MESSAGE, field="tracking_number")
+    return number
+
+
+def _parse_phone(raw: str | PhoneNumber) -> PhoneNumber:
+    phone = to_python(raw)
+    if not isinstance(phone, PhoneNumber) or not phone.is_valid():
+        raise InvalidInput(
+            _("Enter a valid phone number, with the country code if it is not local."),
+            code="invalid_phone",
+            field="recipient_phone",
+        )
+    return phone
+
+
+def _column_text(value: str, field: str) -> str:
+    """`value` without surrounding space, if the parcel's column can hold it (PostgreSQL text
+    has no NUL, and the column has a length)."""
+    value = value.strip()
+    if "\x00" in value:
+        raise InvalidInput(_("This text contains a character that is not allowed."), field=field)
+    limit = Parcel._meta.get_field(field).max_length
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(_("Use at most %(limit)d characters.") % {"limit": limit}, field=field)
+    return value
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The buyer of a new parcel, as given (new_parcel checks it)."""
+
+    name: str
+    phone: str | PhoneNumber
+    email: str
+    language: str
+
+
+def new_parcel(
+    partner: Partner,
+    station: Station,
+    tracking_number: str,
+    recipient: Recipient,
+    *,
+    now: dt.datetime,
+) -> Parcel:
+    """An unsaved `announced` parcel, after checking what a new parcel needs: an active partner,
+    the recipient's name and a valid phone number, and a language we write messages in. The
+    tracking number is already normalized (`tracking_number`).
+
+    Everything the database would refuse is refused here, with the field's message: a batch
+    inserts its parcels together, and one refused row would abort them all.
+    """
+    if not partner.active:
+        raise InvalidInput(_("This partner is not active."), code="partner_inactive")
+    if not tracking.is_valid(tracking_number):
+        raise InvalidInput(tracking.INVALID_MESSAGE, field="tracking_number")
+    recipient_name = _column_text(recipient.name, "recipient_name")
+    if not recipient_name:
+        raise InvalidInput(_("Enter the recipient's name."), field="recipient_name")
+    phone = _parse_phone(recipient.phone)
+    recipient_email = _column_text(recipient.email, "recipient_email")
+    if recipient.language not in Parcel.Language.values:
+        raise InvalidInput(_("Unknown language."), field="language")
+    return Parcel(
+        partner=partner,
+        station=station,
+        tracking_number=tracking_number,
+        recipient_name=recipient_name,
+        recipient_phone=phone,
+        recipient_phone_last4=str(phone.national_number)[-4:],
+        recipient_email=recipient_email,
+        language=recipient.language,
+        status=Parcel.Status.ANNOUNCED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def already_announced_message(tracking_number: str) -> str:
+    return _("Parcel %(tracking)s was already announced to another station.") % {
+        "tracking": tracking_number
+    }
+
+
+def station_inactive_message(station: Station) -> str:
+    return _("%(station)s is not taking parcels.") % {"station": station.name}
