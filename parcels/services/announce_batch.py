@@ -50,7 +50,8 @@ def parcels_announce_batch(
             )
         except InvalidInput as exc:
             results[index] = _input_error(exc)
-    slugs = {items[i].get("station") for i in numbers}
+    # Only text can be a slug: a list or an object here is that item's error below, not a crash.
+    slugs = {slug for i in numbers if isinstance(slug := items[i].get("station"), str)}
     stations = {
         s.slug: s
         for s in Station.objects.filter(

@@ -415,3 +415,17 @@ def test_text_padded_past_its_limit_is_refused_as_the_schema_says(api, station, 
     assert response.json()["errors"] == {
         "location": ["Ensure this field has no more than 120 characters."]
     }
+
+
+def test_a_batch_item_whose_station_is_not_text_is_that_items_error(partner, station):
+    from parcels import services
+
+    items = [{**item(station, "LIST1"), "station": [station.slug]}]
+    items += [{**item(station, "DICT1"), "station": {"slug": station.slug}}, item(station, "GOOD2")]
+    with network_scope():
+        results = services.parcels_announce_batch(partner=partner, items=items)
+    assert [r["status"] for r in results] == ["error", "error", "created"]
+    assert (
+        results[0]["errors"] == results[1]["errors"] == {"station": ["No station has this slug."]}
+    )
+    assert stored_numbers() == {"GOOD2"}
