@@ -82,6 +82,19 @@ def parcel_by_code(*, station: Station, code: str, user_id: int) -> Parcel | Non
     return parcel
 
 
+def parcel_by_credential(
+    *, station: Station, credential: codes.Credential, user_id: int
+) -> Parcel | None:
+    """The parcel at the station that a counter credential names: a typed code through
+    `parcel_by_code` (so it counts towards the wrong-code limits, and raises CodesPaused while
+    they are exceeded), a token (192 bits, not guessable) directly; None if neither names one."""
+    if credential.typed:
+        return parcel_by_code(station=station, code=credential.code, user_id=user_id)
+    if credential.token:
+        return parcel_by_token(station=station, token=credential.token)
+    return None
+
+
 def _parcel_by_code(*, station: Station, code: str) -> Parcel | None:
     on_shelf = _at_counter(
         "t0.station_id = %s AND t0.pickup_code = %s AND t0.status = %s",

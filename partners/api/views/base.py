@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -39,6 +39,17 @@ def cursor_parameter(what: str) -> OpenApiParameter:
         description=f"Opaque; to get the next (or previous) page of {what}, follow the `next` "
         "(or `previous`) link, which carries it. An unknown cursor is a 404.",
     )
+
+
+def page_responses(page: type[serializers.Serializer]) -> dict[int, Any]:
+    """A cursor-paged list's answers: the page, an unknown cursor, and the usual errors."""
+    return {200: page, 404: UNKNOWN_CURSOR, **{k: ERRORS[k] for k in (400, 401, 429)}}
+
+
+def validated(serializer: serializers.Serializer) -> Any:
+    """The serializer's validated data; a 400 with its field messages if the input is wrong."""
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def error_response(exc: DomainError) -> Response:

@@ -24,7 +24,7 @@ from .. import serializers as s
 from ..idempotency import idempotent
 from ..pagination import CheckedCursorPagination
 from ..schema import EMPTY_IS_NONE
-from .base import ERRORS, UNKNOWN_CURSOR, PartnerAPIView, cursor_parameter
+from .base import ERRORS, PartnerAPIView, cursor_parameter, page_responses, validated
 
 
 class ParcelPagination(CheckedCursorPagination):
@@ -63,11 +63,7 @@ class ParcelListView(PartnerAPIView):
             ),
             cursor_parameter("parcels"),
         ],
-        responses={
-            200: s.ParcelPage,
-            404: UNKNOWN_CURSOR,
-            **{k: ERRORS[k] for k in (400, 401, 429)},
-        },
+        responses=page_responses(s.ParcelPage),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -119,9 +115,7 @@ class ParcelListView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = s.AnnounceInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.AnnounceInput(data=request.data))
         station = station_selectors.station_by_slug(slug=v["station"])
         if station is None:
             raise ValidationError({"station": [_("No station has this slug.")]})
@@ -223,9 +217,7 @@ class ParcelBatchView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        batch = s.BatchAnnounceInput(data=request.data)
-        batch.is_valid(raise_exception=True)
-        items = batch.validated_data["parcels"]
+        items = validated(s.BatchAnnounceInput(data=request.data))["parcels"]
         results: list[dict[str, Any]] = [{} for _ in items]
         valid: list[tuple[int, dict]] = []
         # One serializer for all items: building one per item (DRF deep-copies its fields each
@@ -328,8 +320,7 @@ class ParcelCancelView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
-        parcel = self.parcel(tracking_number)
-        parcel = services.parcel_cancel(parcel=parcel, actor=self.partner)
+        parcel = services.parcel_cancel(parcel=self.parcel(tracking_number), actor=self.partner)
         return Response(s.ParcelOutput(parcel).data)
 
 
@@ -343,11 +334,9 @@ class ParcelRecallView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
-        data = s.RecallInput(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        parcel = self.parcel(tracking_number)
+        note = validated(s.RecallInput(data=request.data or {}))["note"]
         parcel = services.parcel_mark_return_due(
-            parcel=parcel, reason="recalled", actor=self.partner, note=data.validated_data["note"]
+            parcel=self.parcel(tracking_number), reason="recalled", actor=self.partner, note=note
         )
         return Response(s.ParcelOutput(parcel).data)
 
@@ -362,9 +351,7 @@ class ParcelEventsView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
-        data = s.PartnerEventInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.PartnerEventInput(data=request.data))
         event = services.parcel_add_partner_event(
             parcel=self.parcel(tracking_number),
             partner=self.partner,

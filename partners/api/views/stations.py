@@ -16,7 +16,7 @@ from stations.models import Station
 
 from .. import serializers as s
 from ..pagination import CheckedCursorPagination
-from .base import ERRORS, UNKNOWN_CURSOR, PartnerAPIView, cursor_parameter
+from .base import PartnerAPIView, cursor_parameter, page_responses
 
 # What the schema promises for `near`, and what the view checks (fullmatch).
 NEAR_PATTERN = (
@@ -52,11 +52,7 @@ class StationListView(PartnerAPIView):
             ),
             cursor_parameter("stations (without `near`)"),
         ],
-        responses={
-            200: s.StationPage,
-            404: UNKNOWN_CURSOR,
-            **{k: ERRORS[k] for k in (400, 401, 429)},
-        },
+        responses=page_responses(s.StationPage),
     )
     def get(self, request: Request) -> Response:
         near = request.query_params.get("near")

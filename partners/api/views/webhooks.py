@@ -15,7 +15,7 @@ from partners.models import WebhookDelivery, WebhookEndpoint
 from .. import serializers as s
 from ..idempotency import idempotent
 from ..pagination import CheckedCursorPagination
-from .base import ERRORS, PartnerAPIView, cursor_parameter, found
+from .base import ERRORS, PartnerAPIView, cursor_parameter, found, validated
 
 
 def _webhook_data(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:
@@ -63,13 +63,9 @@ class WebhookListView(PartnerAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = s.WebhookInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        v = validated(s.WebhookInput(data=request.data))
         endpoint = services.webhook_endpoint_create(
-            partner=self.partner,
-            url=data.validated_data["url"],
-            events=data.validated_data["events"],
-            active=data.validated_data["active"],
+            partner=self.partner, url=v["url"], events=v["events"], active=v["active"]
         )
         return Response(
             s.WebhookWithSecretOutput(_webhook_data(endpoint, with_secret=True)).data,
@@ -93,9 +89,8 @@ class WebhookDetailView(WebhookView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         endpoint = self.endpoint(pk)
-        data = s.WebhookUpdateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        endpoint = services.webhook_endpoint_update(endpoint=endpoint, **data.validated_data)
+        changes = validated(s.WebhookUpdateInput(data=request.data, partial=True))
+        endpoint = services.webhook_endpoint_update(endpoint=endpoint, **changes)
         return Response(s.WebhookOutput(_webhook_data(endpoint)).data)
 
     @extend_schema(
