@@ -18,6 +18,7 @@ from stations import selectors as station_selectors
 from stations.models import LedgerLine, Statement, Station
 from stations.tenancy import network_scope, partner_scope
 from tests.conftest import make_station
+from tests.stations.test_earnings import put_lines
 
 pytestmark = pytest.mark.django_db
 SGT = zoneinfo.ZoneInfo("Asia/Singapore")
@@ -100,29 +101,16 @@ def test_the_api_deletes_rotates_and_redelivers_only_its_own(api, partner, other
 # --- invoices and statements: one sum -------------------------------------------------------------
 
 
-def put_line(station, partner, at: dt.datetime, amount: int, kind: str = "handover") -> None:
-    with network_scope():
-        LedgerLine.objects.create(
-            station=station,
-            partner=partner,
-            kind=kind,
-            amount=amount,
-            currency="SGD",
-            created_at=at,
-            reason="test" if kind == "adjustment" else "",
-        )
-
-
 def test_the_invoice_is_the_sum_of_the_stations_statements(api, station, partner):
     london = make_station("London Road")
     Station.objects.filter(pk=london.pk).update(timezone="Europe/London")
     # Month edges in each station's own time zone, and every kind of line.
-    put_line(station, partner, dt.datetime(2026, 10, 1, 0, 30, tzinfo=SGT), 45)
-    put_line(station, partner, dt.datetime(2026, 10, 31, 23, 30, tzinfo=SGT), 20, "return")
-    put_line(station, partner, dt.datetime(2026, 11, 1, 0, 30, tzinfo=SGT), 999)
-    put_line(station, partner, dt.datetime(2026, 10, 15, tzinfo=SGT), -5, "adjustment")
-    put_line(london, partner, dt.datetime(2026, 10, 31, 23, 30, tzinfo=LONDON), 60)
-    put_line(london, partner, dt.datetime(2026, 9, 30, 23, 30, tzinfo=LONDON), 999)
+    put_lines(station, partner, dt.datetime(2026, 10, 1, 0, 30, tzinfo=SGT), 45)
+    put_lines(station, partner, dt.datetime(2026, 10, 31, 23, 30, tzinfo=SGT), 20, kind="return")
+    put_lines(station, partner, dt.datetime(2026, 11, 1, 0, 30, tzinfo=SGT), 999)
+    put_lines(station, partner, dt.datetime(2026, 10, 15, tzinfo=SGT), -5, kind="adjustment")
+    put_lines(london, partner, dt.datetime(2026, 10, 31, 23, 30, tzinfo=LONDON), 60)
+    put_lines(london, partner, dt.datetime(2026, 9, 30, 23, 30, tzinfo=LONDON), 999)
     with network_scope():
         assert earnings.statements_close_month(month=dt.date(2026, 10, 1)) == 2
         statements = {
@@ -143,8 +131,8 @@ def test_the_invoice_is_the_sum_of_the_stations_statements(api, station, partner
 
 def test_ledger_month_sums_narrowed_to_a_partner(station, partner, other_partner):
     october = dt.datetime(2026, 10, 15, tzinfo=SGT)
-    put_line(station, partner, october, 45)
-    put_line(station, other_partner, october, 60)
+    put_lines(station, partner, october, 45)
+    put_lines(station, other_partner, october, 60)
     with network_scope():
         rows = list(
             earnings.ledger_month_sums(
