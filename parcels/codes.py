@@ -6,6 +6,7 @@ import functools
 import re
 import secrets
 from collections.abc import Container
+from dataclasses import dataclass
 
 TOKEN_BYTES = 24  # 192 random bits; token_urlsafe gives 32 characters.
 CODE_LENGTH = 6
@@ -38,6 +39,28 @@ def token_from_scan(value: str) -> str | None:
     if _TOKEN_RE.match(value):
         return value
     return None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a buyer showed at the counter, read once: a 6-digit `code` (typed, or read, with any
+    spaces between the digits), or the `token` of a pickup link or bare token; neither when it is
+    none of these."""
+
+    code: str = ""
+    token: str = ""
+
+    @property
+    def typed(self) -> bool:
+        return bool(self.code)
+
+
+def parse_credential(value: str) -> Credential:
+    """The one reading of a counter scan, for every lookup and hand-over."""
+    compact = "".join(value.split())
+    if is_code(compact):
+        return Credential(code=compact)
+    return Credential(token=token_from_scan(value) or "")
 
 
 def qr_image(data: str):  # returns a PIL image

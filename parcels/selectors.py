@@ -13,7 +13,7 @@ from partners.models import Partner
 from stations.models import Station
 
 from . import codes, throttle, tracking
-from .models import HandBack, Handover, Parcel
+from .models import HandBack, Handover, Parcel, ParcelEvent
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,19 @@ def parcel_by_code(*, station: Station, code: str, user_id: int) -> Parcel | Non
     if parcel is None:
         throttle.record_wrong_code(user_id=user_id, station_id=station.pk)
     return parcel
+
+
+def parcel_by_credential(
+    *, station: Station, credential: codes.Credential, user_id: int
+) -> Parcel | None:
+    """The parcel at the station that a counter credential names: a typed code through
+    `parcel_by_code` (so it counts towards the wrong-code limits, and raises CodesPaused while
+    they are exceeded), a token (192 bits, not guessable) directly; None if neither names one."""
+    if credential.typed:
+        return parcel_by_code(station=station, code=credential.code, user_id=user_id)
+    if credential.token:
+        return parcel_by_token(station=station, token=credential.token)
+    return None
 
 
 def _parcel_by_code(*, station: Station, code: str) -> Parcel | None:
@@ -229,4 +242,59 @@ def hand_back_with_parcels(*, station: Station, hand_back_id: int) -> HandBack |
         .select_related("partner", "clerk", "station")
         .prefetch_related(Prefetch("parcels", queryset=Parcel.objects.order_by("shelf_slot", "pk")))
         .first()
+    )
+
+
+# --- the partner API ------------------------------------------------------------------------------
+
+
+def parcels_for_partner(
+    *,
+    partner: Partner,
+    status: str = "",
+    station_slug: str = "",
+    updated_since: dt.datetime | None = None,
+) -> QuerySet[Parcel]:
+    """The partner's parcels, with their station, narrowed by what is given ("" or None: no
+    filter). Called in the partner's scope; the caller orders and pages them."""
+    qs = Parcel.objects.filter(partner=partner).select_related("station")
+    if status:
+        qs = qs.filter(status=status)
+    if station_slug:
+        # No station's slug has a NUL in it, and PostgreSQL cannot compare text with one.
+        qs = qs.none() if "\x00" in station_slug else qs.filter(station__slug=station_slug)
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return qs
+
+
+def parcel_for_partner(*, partner: Partner, tracking_number: str) -> Parcel | None:
+    """The partner's parcel with this tracking number (as typed: it is normalised and checked
+    here), with its station; None if the number is outside the rules or names none of its."""
+    number = tracking.parse(tracking_number)
+    if number is None:
+        return None
+    return (
+        Parcel.objects.filter(partner=partner, tracking_number=number)
+        .select_related("station")
+        .first()
+    )
+
+
+def parcel_timeline(*, parcel: Parcel) -> list[ParcelEvent]:
+    """Every event of the parcel, the partner's own and the network's, oldest first."""
+    return list(parcel.events.order_by("occurred_at", "pk"))
+
+
+def on_shelf_counts(*, station_ids: list[int]) -> dict[int, int]:
+    """How many parcels take a slot on each station's shelf now, in one grouped query.
+
+    Free capacity is network information (no parcel details), so this counts every partner's
+    parcels, outside the caller's scope."""
+    return dict(
+        Parcel.objects.with_scopes_disabled()
+        .filter(station_id__in=station_ids, status__in=Parcel.ON_SHELF)
+        .values("station_id")
+        .annotate(n=Count("pk"))
+        .values_list("station_id", "n")
     )

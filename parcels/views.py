@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from config.policies import uses_camera
 from partners.models import Partner
 
-from . import codes, selectors, services, throttle
+from . import counter, selectors, services, throttle
 from .exceptions import DomainError
 from .forms import CredentialForm, HandBackForm, ScanForm, UnannouncedForm
 from .models import Parcel
@@ -84,32 +84,6 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
     )
 
 
-def _find_for_checkout(request: HttpRequest, credential: str) -> tuple[Parcel | None, str]:
-    """The parcel a credential names, or an error to show. Typed codes count towards the
-    wrong-code throttle (in the lookup); scanned QR tokens cannot be guessed and do not."""
-    station, user = request.station, request.user
-    credential = credential.strip()
-    typed = codes.is_code(credential.replace(" ", ""))
-    if typed:
-        credential = credential.replace(" ", "")
-        try:
-            parcel = selectors.parcel_by_code(station=station, code=credential, user_id=user.pk)
-        except throttle.CodesPaused as exc:
-            return None, str(exc)
-    else:
-        token = codes.token_from_scan(credential)
-        parcel = selectors.parcel_by_token(station=station, token=token) if token else None
-    if parcel is None:
-        if typed:
-            return None, _("No parcel at this station has the code %(code)s. Check the digits.") % {
-                "code": credential
-            }
-        return None, _("This is not the pickup QR code of a parcel at this station.")
-    if parcel.status != Parcel.Status.AT_STATION:
-        return None, str(services.wrong_status_error(parcel, "hand_over"))
-    return parcel, ""
-
-
 @uses_camera
 @require_http_methods(["GET", "POST"])
 def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
@@ -121,8 +95,12 @@ def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
         form = CredentialForm(request.POST)
         if form.is_valid():
             credential = form.cleaned_data["credential"]
-            parcel, error = _find_for_checkout(request, credential)
-            context["error"] = error
+            try:
+                parcel = counter.parcel_for_hand_over(
+                    station=station, scan=credential, user_id=request.user.pk
+                )
+            except DomainError as exc:
+                parcel, context["error"] = None, str(exc)
             if parcel is not None and action == "find":
                 context["found"] = parcel
                 context["siblings"] = selectors.same_recipient_on_shelf(parcel=parcel)
@@ -157,26 +135,18 @@ def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: st
                 found=parcel,
             )
             return {"refused": refused}
-        done = [
-            services.parcel_hand_over(
-                station=station, credential=credential, actor=request.user, found=parcel
-            )
-        ]
+        # Other parcels for the same recipient that the clerk ticked go along.
+        done, warnings = counter.parcels_hand_over_together(
+            station=station,
+            scan=credential,
+            parcel=parcel,
+            actor=request.user,
+            also={int(pk) for pk in request.POST.getlist("also") if pk.isascii() and pk.isdigit()},
+        )
     except DomainError as exc:
         return {"error": str(exc)}
-    # Other parcels for the same recipient that the clerk ticked go along, each its own handover.
-    wanted = {int(pk) for pk in request.POST.getlist("also") if pk.isascii() and pk.isdigit()}
-    siblings = selectors.same_recipient_on_shelf(parcel=parcel) if wanted else []
-    for sibling in siblings:
-        if sibling.pk in wanted:
-            try:
-                done.append(
-                    services.parcel_hand_over(
-                        station=station, credential=sibling.pickup_token, actor=request.user
-                    )
-                )
-            except DomainError as exc:
-                messages.warning(request, str(exc))
+    for warning in warnings:
+        messages.warning(request, warning)
     return {"done": done}
 
 

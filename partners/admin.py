@@ -206,5 +206,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description=_("Send the selected messages again"), permissions=["change"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
-            webhooks.redeliver(delivery)
+            services.webhook_delivery_redeliver(delivery=delivery)
         self.message_user(request, _("Queued again."), messages.SUCCESS)

@@ -1,4 +1,4 @@
-"""Writes about partners: API keys and webhook endpoints."""
+"""Writes about partners: API keys, webhook endpoints and their deliveries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from django.utils.translation import gettext as _
 from parcels.exceptions import InvalidInput
 
 from . import webhooks
-from .models import WEBHOOK_EVENTS, ApiKey, Partner, WebhookEndpoint
+from .models import (
+    WEBHOOK_EVENTS,
+    ApiKey,
+    Partner,
+    WebhookDelivery,
+    WebhookEndpoint,
+    new_webhook_secret,
+)
 
 
 def api_key_create(*, partner: Partner, name: str = "") -> tuple[ApiKey, str]:
@@ -99,3 +106,29 @@ def webhook_endpoint_update(
         if changes:
             locked.save(update_fields=list(changes))
     return locked
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint: nothing more is sent to it, and its deliveries go with it."""
+    endpoint.delete()
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret; the old one still signs (beside the new) for a day
+    (`webhooks.ROTATION_GRACE`). Rotating again within the day ends the older secret at once."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + webhooks.ROTATION_GRACE
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return endpoint
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery's message again to the same endpoint (same webhook-id), as a new delivery
+    due now; the worker is asked once the transaction commits (beat's sweep is the backstop)."""
+    with transaction.atomic():
+        again = WebhookDelivery.objects.create(
+            message_id=delivery.message_id, endpoint_id=delivery.endpoint_id, due_at=timezone.now()
+        )
+        webhooks.kick_on_commit()
+    return again

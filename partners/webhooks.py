@@ -47,7 +47,6 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
-    new_webhook_secret,
 )
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def enqueue_parcel_event(parcels: Sequence, event_type: str, *, now: dt.datetime
         for e in endpoints[m.partner_id]
     ]
     sql.insert(deliveries)
-    _kick_on_commit()
+    kick_on_commit()
     return len(deliveries)
 
 
@@ -135,7 +134,7 @@ def _station_slugs(parcels: Sequence) -> dict[int, str]:
     return slugs
 
 
-def _kick_on_commit() -> None:
+def kick_on_commit() -> None:
     # Failing soft: a delivery nobody queued is still pending and due for beat's sweep.
     from .tasks import deliver_due_webhooks
 
@@ -469,26 +468,6 @@ def claim_due(
 ) -> list[int]:
     """Pending WebhookDelivery rows that are due, queued for the worker (see config.outbox)."""
     return outbox.claim_due(WebhookDelivery, now=now, limit=limit, lease=lease)
-
-
-def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a message again to the same endpoint (same webhook-id), as a new delivery."""
-    with transaction.atomic():
-        again = WebhookDelivery.objects.create(
-            message_id=delivery.message_id, endpoint_id=delivery.endpoint_id, due_at=timezone.now()
-        )
-        _kick_on_commit()
-    return again
-
-
-def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """A new secret; the old one still signs (beside the new) for a day."""
-    now = timezone.now()
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = now + ROTATION_GRACE
-    endpoint.secret = new_webhook_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-    return endpoint
 
 
 def subscribed_events(events: Iterable[str]) -> list[str]:

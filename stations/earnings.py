@@ -1,5 +1,6 @@
 """Station earnings: the fee a parcel earns (at its partner's tariff), corrections, monthly
-statements and their payout. Every amount a station is owed is written here."""
+statements and their payout, and the month's sums that both the statements and the partner API's
+invoices are made of (`ledger_month_sums`). Every amount a station is owed is written here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -107,6 +108,39 @@ def ledger_earn(
     return lines
 
 
+def ledger_month_sums(
+    *,
+    month: dt.date,
+    by: Sequence[str] = ("station_id", "currency"),
+    lines: QuerySet[LedgerLine] | None = None,
+) -> QuerySet[LedgerLine]:
+    """The ledger lines of `month`, each in its station's own local month, summed in the database
+    per `by` (a station field and the currency): how many handovers and returns and their totals,
+    the adjustments' total and the whole total, as `.values()` rows.
+
+    `lines` narrows what is summed (a partner's lines for its invoice); by default every line
+    the caller's scope reaches. One query, with one time range per time zone in use."""
+    in_month = Q()
+    for tz_name in Station.objects.order_by().values_list("timezone", flat=True).distinct():
+        start, end = month_bounds(month, zoneinfo.ZoneInfo(tz_name))
+        in_month |= Q(station__timezone=tz_name, created_at__gte=start, created_at__lt=end)
+    kind = LedgerLine.Kind
+    return (
+        (LedgerLine.objects.all() if lines is None else lines)
+        .filter(in_month)
+        .values(*by)
+        .annotate(
+            handovers=Count("pk", filter=Q(kind=kind.HANDOVER)),
+            handover_total=Sum("amount", filter=Q(kind=kind.HANDOVER), default=0),
+            returns=Count("pk", filter=Q(kind=kind.RETURN)),
+            return_total=Sum("amount", filter=Q(kind=kind.RETURN), default=0),
+            adjustment_total=Sum("amount", filter=Q(kind=kind.ADJUSTMENT), default=0),
+            total=Sum("amount", default=0),
+        )
+        .order_by()
+    )
+
+
 def ledger_adjust(
     *,
     station: Station,
@@ -142,38 +176,16 @@ def ledger_adjust(
 def statements_close_month(*, month: dt.date) -> int:
     """Write the statements of `month` for every station that earned something in it.
 
-    Set-based: one aggregate query per time zone in use (a station's month is its own local one)
+    Set-based: one aggregate query (`ledger_month_sums`, a station's month is its own local one)
     and one INSERT; safe to run again (the unique key skips statements already written). Returns
     how many statements it wrote.
     """
     month = month.replace(day=1)
-    created = 0
     with transaction.atomic():
-        for tz_name in Station.objects.order_by().values_list("timezone", flat=True).distinct():
-            start, end = month_bounds(month, zoneinfo.ZoneInfo(tz_name))
-            rows = (
-                LedgerLine.objects.filter(
-                    station__timezone=tz_name, created_at__gte=start, created_at__lt=end
-                )
-                .values("station_id", "currency")
-                .annotate(
-                    handovers=Count("pk", filter=Q(kind=LedgerLine.Kind.HANDOVER)),
-                    handover_total=Sum(
-                        "amount", filter=Q(kind=LedgerLine.Kind.HANDOVER), default=0
-                    ),
-                    returns=Count("pk", filter=Q(kind=LedgerLine.Kind.RETURN)),
-                    return_total=Sum("amount", filter=Q(kind=LedgerLine.Kind.RETURN), default=0),
-                    adjustment_total=Sum(
-                        "amount", filter=Q(kind=LedgerLine.Kind.ADJUSTMENT), default=0
-                    ),
-                    total=Sum("amount", default=0),
-                )
-                .order_by()
-            )
-            statements = [Statement(month=month, **row) for row in rows]
-            before = Statement.objects.filter(month=month).count()
-            Statement.objects.bulk_create(statements, ignore_conflicts=True, batch_size=2000)
-            created += Statement.objects.filter(month=month).count() - before
+        statements = [Statement(month=month, **row) for row in ledger_month_sums(month=month)]
+        before = Statement.objects.filter(month=month).count()
+        Statement.objects.bulk_create(statements, ignore_conflicts=True, batch_size=2000)
+        created = Statement.objects.filter(month=month).count() - before
         if created:
             from .tasks import send_statements
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -130,3 +131,49 @@ def statement_for(*, station: Station, statement_id: int):  # -> Statement | Non
     from .models import Statement
 
     return Statement.objects.filter(station=station, pk=statement_id).first()
+
+
+# --- the partner API's station search ---------------------------------------------------------
+
+
+def station_by_slug(*, slug: str) -> Station | None:
+    return Station.objects.filter(slug=slug).first()
+
+
+def station_slugs(*, station_ids: set[int]) -> dict[int, str]:
+    return dict(Station.objects.filter(pk__in=station_ids).values_list("pk", "slug"))
+
+
+def stations_active() -> QuerySet[Station]:
+    """The stations that take parcels, for the network's list (the caller pages them)."""
+    return Station.objects.filter(status=Station.Status.ACTIVE)
+
+
+def stations_near(
+    *, lat: float, lng: float, radius_km: float, limit: int = 200
+) -> list[tuple[float, Station]]:
+    """Active stations within `radius_km` of (lat, lng) as (distance in km, station), nearest
+    first (equal distances by name), at most `limit`.
+
+    A bounding box in the database, the exact (great-circle) distance in Python for what is
+    inside it."""
+    dlat = radius_km / 111.0
+    dlng = radius_km / (111.0 * max(math.cos(math.radians(lat)), 0.01))
+    inside = stations_active().filter(
+        latitude__range=(lat - dlat, lat + dlat), longitude__range=(lng - dlng, lng + dlng)
+    )
+    rows = []
+    for station in inside.order_by("pk")[:5000]:
+        d = _distance_km(lat, lng, float(station.latitude), float(station.longitude))
+        if d <= radius_km:
+            rows.append((d, station))
+    rows.sort(key=lambda r: (r[0], r[1].name))
+    return rows[:limit]
+
+
+def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))

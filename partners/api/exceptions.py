@@ -13,7 +13,7 @@ from parcels.exceptions import DomainError
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        from .views import error_response
+        from .views.base import error_response
 
         return error_response(exc)
     response = exception_handler(exc, context)
