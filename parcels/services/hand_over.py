@@ -43,18 +43,12 @@ def parcel_hand_over(
     the shelf (it decides whether the fee is paid now); if it changed, the parcel is read again
     under its lock.
     """
-    credential = credential.strip()
-    typed = codes.is_code("".join(credential.split()))
-    method = Handover.Method.CODE if typed else Handover.Method.TOKEN
+    shown = codes.parse_credential(credential)
+    method = Handover.Method.CODE if shown.typed else Handover.Method.TOKEN
     if found is not None and found.station_id != station.pk:
         found = None
-    elif found is None and typed:
-        found = selectors.parcel_by_code(
-            station=station, code="".join(credential.split()), user_id=actor.pk
-        )
     elif found is None:
-        token = codes.token_from_scan(credential)
-        found = selectors.parcel_by_token(station=station, token=token) if token else None
+        found = selectors.parcel_by_credential(station=station, credential=shown, user_id=actor.pk)
     if found is None:
         raise ParcelNotFound(
             _(
