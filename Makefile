@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench simulate probe outage lint format install clean spectral
+.PHONY: run test bench simulate probe outage lint format install clean spectral screenshots messages
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -47,6 +47,23 @@ test: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(VENV)/bin/pytest
+
+# Browser tests save screenshots under var/screenshots/ (git ignores it); this runs the ones that
+# take screenshots and copies the pictures into docs/screenshots/, which the README shows.
+screenshots: $(STAMP)
+	@$(PY) scripts/check_services.py
+	@rm -rf var/screenshots
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(VENV)/bin/pytest -q $$(grep -lE 'shoot\(|screenshot_path\(' tests/e2e/test_*.py)
+	mkdir -p docs/screenshots
+	cp var/screenshots/*.png docs/screenshots/
+
+# The catalogues (locale/) take the code's and templates' new messages; translate the empty
+# msgstr entries, then `make messages` again to compile them.
+MESSAGE_IGNORE := --ignore=.venv --ignore=node_modules --ignore=bench --ignore=tests --ignore=var
+messages: $(STAMP)
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages --locale=zh_Hans --locale=ms --no-obsolete $(MESSAGE_IGNORE)
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages $(MESSAGE_IGNORE)
 
 # Benchmarks run on PostgreSQL and Redis too, in a database of their own (it is emptied each run).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stationkeeper_bench

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 import pytest
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from parcels import services
@@ -200,3 +204,68 @@ def bulk_shelve(
             ],
             batch_size=1000,
         )
+
+
+def portal_url(station: Station, name: str = "dashboard", **kwargs: object) -> str:
+    """The station portal's page `name` (a `stations:` URL name) at `station`."""
+    return reverse(f"stations:{name}", kwargs={"station_slug": station.slug, **kwargs})
+
+
+def api_url(parcel: Parcel | str, action: str = "") -> str:
+    """The partner API's URL of one parcel (a Parcel or its tracking number), or of an action on
+    it (`cancel`, `recall`, `events`). Built by hand, not reversed, so that numbers the URL does
+    not take can be sent too."""
+    number = parcel.tracking_number if isinstance(parcel, Parcel) else parcel
+    return f"/api/v1/parcels/{number}/" + (f"{action}/" if action else "")
+
+
+class Race(NamedTuple):
+    results: list[Any]
+    errors: list[BaseException]
+
+
+def race(
+    n: int,
+    fn: Callable[[], Any],
+    *,
+    catch: type[BaseException] | tuple[type[BaseException], ...] = (),
+    station_id: int | None = None,
+    timeout: float = 120,
+) -> Race:
+    """Run `fn` in n threads released together at a barrier, each on its own PostgreSQL
+    connection (in `station_id`'s scope if given), and return what they returned and the `catch`
+    exceptions they raised. Any other exception, or a thread still running after `timeout`
+    seconds (a deadlock), fails the test. The tests using it need
+    `pytest.mark.django_db(transaction=True)`: the threads must see the rows the test committed."""
+    if connection.vendor != "postgresql":
+        pytest.fail("the race tests need PostgreSQL (set DATABASE_URL)")
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    unexpected: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            if station_id is None:
+                results.append(fn())
+            else:
+                with station_scope(station_id):
+                    results.append(fn())
+        except catch as exc:
+            errors.append(exc)
+        except Exception as exc:
+            unexpected.append(exc)
+        finally:
+            # Each thread opened a connection of its own; leaving it open keeps the test
+            # database busy when pytest-django drops it.
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), f"a thread hung past {timeout} s"
+    assert not unexpected, unexpected
+    return Race(results, errors)

@@ -32,6 +32,7 @@ from partners.models import WebhookDelivery, WebhookEndpoint
 from partners.services import api_key_create
 from partners.tasks import deliver_due_webhooks
 from stations.tenancy import network_scope
+from tests.conftest import api_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -217,7 +218,7 @@ def test_a_redis_outage_breaks_nothing_and_loses_nothing(
         token = Parcel.objects.get(tracking_number=during[1]).pickup_token
     get("buyer page", Client(raise_request_exception=False), f"/p/{token}/")
     get("api list", api, "/api/v1/parcels/")
-    get("api detail", api, f"/api/v1/parcels/{during[2]}/")
+    get("api detail", api, api_url(during[2]))
     visitor = Client(raise_request_exception=False)
     get("login page", visitor, "/accounts/login/")
     login = visitor.post("/accounts/login/", {"login": owner.email, "password": "pw-owner-123"})

@@ -10,10 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Browser tests save their screenshots here, where git does not look (var/ is ignored), so a test
+# run never rewrites a tracked file; `make screenshots` copies them into docs/screenshots/ (the
+# README's pictures) when they are meant to change.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 # What Chromium writes to the console when a policy refuses something (an inline script or style,
 # an eval, a form target, a camera request), besides the securitypolicyviolation event.
@@ -53,17 +56,27 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+def screenshot_path(name: str) -> Path:
+    """Where the screenshot `name` goes (var/screenshots/<name>.png), its folder made."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+def save_screenshots(page: Page, name: str) -> None:
+    """Save the page at phone and desk size as <name>-<width>x<height>.png."""
+    for width, height in ((390, 844), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(screenshot_path(f"{name}-{width}x{height}")), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+
 @pytest.fixture
 def shoot(page):
-    """shoot(name): save the page at phone and desk size under docs/screenshots/."""
+    """shoot(name): save the page at phone and desk size under var/screenshots/."""
 
     def _shoot(name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for width, height in ((390, 844), (1280, 800)):
-            page.set_viewport_size({"width": width, "height": height})
-            page.wait_for_timeout(150)
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}x{height}.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
+        save_screenshots(page, name)
 
     return _shoot
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stations.models import Station
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import screenshot_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,4 +35,4 @@ def test_pickup_page_on_a_phone(
     expect(qr).to_be_visible()
     assert qr.bounding_box()["width"] >= 240  # big enough to scan from a phone screen
     expect(page.get_by_text("Tan Mei Ling")).to_have_count(0)
-    page.screenshot(path=str(SCREENSHOTS / f"pickup-{language}-390x844.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path(f"pickup-{language}-390x844")), full_page=True)

@@ -7,18 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
 
 from parcels import services, throttle
 from stations.tenancy import station_scope
+from tests.conftest import portal_url
 
 pytestmark = pytest.mark.django_db
 
 PAUSED = "Typed codes are paused"
-
-
-def url(station, name):
-    return reverse(f"stations:{name}", kwargs={"station_slug": station.slug})
 
 
 def wrong_codes(parcel, n):
@@ -34,17 +30,17 @@ def counter(login, clerk):
 def test_shelf_searches_by_wrong_codes_are_cut_off_like_typed_codes(counter, station, on_shelf):
     parcel = on_shelf(station)
     for code in wrong_codes(parcel, throttle.PER_USER):
-        page = counter.get(url(station, "shelf"), {"q": code})
+        page = counter.get(portal_url(station, "shelf"), {"q": code})
         assert page.status_code == 200 and PAUSED not in page.text
-    paused = counter.get(url(station, "shelf"), {"q": parcel.pickup_code})
+    paused = counter.get(portal_url(station, "shelf"), {"q": parcel.pickup_code})
     assert PAUSED in paused.text
     assert parcel.tracking_number not in paused.text
     # The same limit pauses check-out's typed codes; the tracking number and the QR still work.
-    checkout = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    checkout = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert PAUSED in checkout.text and parcel.tracking_number not in checkout.text
-    by_tracking = counter.get(url(station, "shelf"), {"q": parcel.tracking_number})
+    by_tracking = counter.get(portal_url(station, "shelf"), {"q": parcel.tracking_number})
     assert parcel.tracking_number in by_tracking.text
-    found = counter.post(url(station, "check_out"), {"credential": parcel.pickup_token})
+    found = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_token})
     assert parcel.tracking_number in found.text
 
 
@@ -53,9 +49,9 @@ def test_wrong_codes_count_together_wherever_they_are_typed(counter, station, on
     guesses = wrong_codes(parcel, throttle.PER_USER)
     # One person guessing in three places, a few each: together they reach the limit.
     for code in guesses[:4]:
-        counter.get(url(station, "shelf"), {"q": code})
+        counter.get(portal_url(station, "shelf"), {"q": code})
     for code in guesses[4:7]:
-        counter.post(url(station, "check_out"), {"credential": code})
+        counter.post(portal_url(station, "check_out"), {"credential": code})
     with station_scope(station.pk):
         for code in guesses[7:]:
             with pytest.raises(services.ParcelNotFound):
@@ -63,13 +59,13 @@ def test_wrong_codes_count_together_wherever_they_are_typed(counter, station, on
         with pytest.raises(throttle.CodesPaused) as paused:
             services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
     assert paused.value.code == "codes_paused"
-    assert PAUSED in counter.get(url(station, "shelf"), {"q": parcel.pickup_code}).text
+    assert PAUSED in counter.get(portal_url(station, "shelf"), {"q": parcel.pickup_code}).text
 
 
 def test_finding_real_codes_is_not_counted(counter, station, on_shelf):
     parcel = on_shelf(station)
     for _ in range(throttle.PER_USER + 5):
-        page = counter.get(url(station, "shelf"), {"q": parcel.pickup_code})
+        page = counter.get(portal_url(station, "shelf"), {"q": parcel.pickup_code})
         assert parcel.tracking_number in page.text
 
 
@@ -77,14 +73,17 @@ def test_with_the_cache_down_codes_are_still_found(counter, station, on_shelf, s
     # While Redis is down the cache keeps nothing (get → default, add → True, incr → ValueError),
     # as Django's dummy cache does: lookups go on, uncounted, and nothing raises.
     parcel = on_shelf(station)
-    counter.get(url(station, "shelf"))  # the session is in Redis; read it before it "goes down"
+    counter.get(
+        portal_url(station, "shelf")
+    )  # the session is in Redis; read it before it "goes down"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     for code in wrong_codes(parcel, throttle.PER_USER + 1):
-        assert counter.get(url(station, "shelf"), {"q": code}).status_code == 200
+        assert counter.get(portal_url(station, "shelf"), {"q": code}).status_code == 200
     assert (
-        parcel.tracking_number in counter.get(url(station, "shelf"), {"q": parcel.pickup_code}).text
+        parcel.tracking_number
+        in counter.get(portal_url(station, "shelf"), {"q": parcel.pickup_code}).text
     )
-    found = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    found = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert parcel.tracking_number in found.text
 
 
@@ -110,7 +109,7 @@ def test_six_digits_that_start_a_tracking_number_are_a_search_not_a_wrong_code(
     digits, however often, finds it and never pauses anyone's typed codes."""
     parcel = on_shelf(station, tracking_number="123456789012")
     for _ in range(throttle.PER_USER + 2):
-        page = counter.get(url(station, "shelf"), {"q": "123456"})
+        page = counter.get(portal_url(station, "shelf"), {"q": "123456"})
         assert "123456789012" in page.text and PAUSED not in page.text
-    checkout = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    checkout = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert PAUSED not in checkout.text and parcel.tracking_number in checkout.text

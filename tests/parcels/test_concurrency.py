@@ -7,44 +7,15 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from parcels import services
 from parcels.exceptions import DomainError
 from parcels.models import Handover, Parcel, ParcelEvent
 from stations.models import LedgerLine
 from stations.tenancy import network_scope, station_scope
-from tests.conftest import make_station
+from tests.conftest import make_station, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(n: int, station_id: int, action: Callable[[], object]) -> tuple[list, list]:
-    """Run `action` in n threads released at the same moment; return (results, domain errors)."""
-    if connection.vendor != "postgresql":
-        pytest.fail("the race tests need PostgreSQL (set DATABASE_URL)")
-    barrier = threading.Barrier(n)
-    results, errors, unexpected = [], [], []
-
-    def worker() -> None:
-        try:
-            barrier.wait(timeout=10)
-            with station_scope(station_id):
-                results.append(action())
-        except DomainError as exc:
-            errors.append(exc)
-        except Exception as exc:
-            unexpected.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not unexpected, unexpected
-    return results, errors
 
 
 def alternating(*actions: Callable[[], object]) -> Callable[[], object]:
@@ -69,10 +40,11 @@ def test_eight_clerks_hand_over_the_same_parcel(station, on_shelf, clerk):
     parcel = on_shelf(station)
     results, errors = race(
         8,
-        station.pk,
         lambda: services.parcel_hand_over(
             station=station, credential=parcel.pickup_code, actor=clerk
         ),
+        catch=DomainError,
+        station_id=station.pk,
     )
     assert len(results) == 1
     assert len(errors) == 7 and {e.code for e in errors} == {"wrong_status"}
@@ -86,10 +58,11 @@ def test_two_clerks_check_in_the_same_parcel(station, announce, clerk):
     parcel = announce(station)
     results, errors = race(
         4,
-        station.pk,
         lambda: services.parcel_check_in(
             station=station, tracking_number=parcel.tracking_number, actor=clerk
         ),
+        catch=DomainError,
+        station_id=station.pk,
     )
     assert len(results) == 1 and len(errors) == 3
     assert kinds(parcel).count("parcel.checked_in") == 1
@@ -106,7 +79,7 @@ def test_concurrent_check_ins_never_share_slot_or_code(announce, clerk):
             number = next(numbers)
         return services.parcel_check_in(station=station, tracking_number=number, actor=clerk)
 
-    results, errors = race(8, station.pk, next_check_in)
+    results, errors = race(8, next_check_in, catch=DomainError, station_id=station.pk)
     assert len(results) == 6  # capacity
     assert {e.code for e in errors} == {"station_full"}
     assert len({p.shelf_slot for p in results}) == 6
@@ -117,7 +90,6 @@ def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner
     parcel = on_shelf(station)
     results, errors = race(
         6,
-        station.pk,
         alternating(
             lambda: services.parcel_hand_over(
                 station=station, credential=parcel.pickup_code, actor=clerk
@@ -126,6 +98,8 @@ def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner
                 parcel=parcel, reason="recalled", actor=partner
             ),
         ),
+        catch=DomainError,
+        station_id=station.pk,
     )
     assert len(results) == 1 and len(errors) == 5
     with network_scope():
@@ -153,7 +127,6 @@ def test_partner_confirmation_races_the_hand_over_and_the_fee_is_paid_once(stati
             found = services.selectors.parcel_by_token(station=station, token=parcel.pickup_token)
         results, errors = race(
             2,
-            station.pk,
             alternating(
                 lambda found=found: services.parcel_hand_over(
                     station=station, credential=found.pickup_token, actor=clerk, found=found
@@ -167,6 +140,8 @@ def test_partner_confirmation_races_the_hand_over_and_the_fee_is_paid_once(stati
                     actor=partner,
                 ),
             ),
+            catch=DomainError,
+            station_id=station.pk,
         )
         assert len(results) == 2 and not errors
         with network_scope():
@@ -183,10 +158,11 @@ def test_two_couriers_hand_back_the_same_parcels(station, on_shelf, clerk):
     ids = [p.pk for p in parcels]
     results, errors = race(
         4,
-        station.pk,
         lambda: services.parcels_hand_back(
             station=station, parcel_ids=ids, courier_name="Ahmad", actor=clerk
         ),
+        catch=DomainError,
+        station_id=station.pk,
     )
     assert len(results) == 1 and len(errors) == 3
     with network_scope():
@@ -197,13 +173,14 @@ def test_cancel_races_check_in(station, announce, clerk, partner):
     parcel = announce(station)
     results, errors = race(
         4,
-        station.pk,
         alternating(
             lambda: services.parcel_check_in(
                 station=station, tracking_number=parcel.tracking_number, actor=clerk
             ),
             lambda: services.parcel_cancel(parcel=parcel, actor=partner),
         ),
+        catch=DomainError,
+        station_id=station.pk,
     )
     assert len(results) == 1 and len(errors) == 3
     moves = [k for k in kinds(parcel) if k != "parcel.announced"]

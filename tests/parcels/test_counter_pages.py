@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from parcels import services, throttle
 from parcels.models import Parcel
 from stations.models import Station
 from stations.tenancy import network_scope, station_scope
-from tests.conftest import make_station
+from tests.conftest import make_station, portal_url
 
 pytestmark = pytest.mark.django_db
-
-
-def url(station, name, **kwargs):
-    return reverse(f"stations:{name}", kwargs={"station_slug": station.slug, **kwargs})
 
 
 def status_of(parcel):
@@ -33,9 +28,9 @@ def counter(login, clerk):
 
 def test_check_in_shows_the_slot_and_lists_the_session(counter, station, announce):
     first, second = announce(station), announce(station)
-    counter.post(url(station, "check_in"), {"tracking_number": first.tracking_number})
+    counter.post(portal_url(station, "check_in"), {"tracking_number": first.tracking_number})
     response = counter.post(
-        url(station, "check_in"),
+        portal_url(station, "check_in"),
         {"tracking_number": f"  {second.tracking_number.lower()} "},
         headers={"HX-Request": "true"},
     )
@@ -49,12 +44,12 @@ def test_check_in_shows_the_slot_and_lists_the_session(counter, station, announc
 
 
 def test_unannounced_parcel_asks_for_partner_then_checks_in(counter, station, partner):
-    response = counter.post(url(station, "check_in"), {"tracking_number": "WALKIN1"})
+    response = counter.post(portal_url(station, "check_in"), {"tracking_number": "WALKIN1"})
     assert "Not announced." in response.text and 'name="partner"' in response.text
     assert 'value="WALKIN1"' in response.text  # the scan is kept
     assert 'name="prompted" value="WALKIN1"' in response.text
     response = counter.post(
-        url(station, "check_in"),
+        portal_url(station, "check_in"),
         {
             "tracking_number": "WALKIN1",
             "prompted": "WALKIN1",
@@ -76,7 +71,7 @@ def test_unannounced_parcel_asks_for_partner_then_checks_in(counter, station, pa
 
 def test_unannounced_with_bad_phone_keeps_everything_typed(counter, station, partner):
     response = counter.post(
-        url(station, "check_in"),
+        portal_url(station, "check_in"),
         {
             "tracking_number": "WALKIN2",
             "prompted": "WALKIN2",
@@ -98,7 +93,7 @@ def test_full_station_is_refused_with_the_reason(login, owner, partner, announce
     on_shelf(station)
     waiting = announce(station)
     response = login(owner).post(
-        url(station, "check_in"), {"tracking_number": waiting.tracking_number}
+        portal_url(station, "check_in"), {"tracking_number": waiting.tracking_number}
     )
     assert "The shelf is full (1 of 1 slots)" in response.text
     assert status_of(waiting) == "announced"
@@ -107,7 +102,9 @@ def test_full_station_is_refused_with_the_reason(login, owner, partner, announce
 def test_suspended_station_is_refused_with_the_reason(counter, station, announce):
     parcel = announce(station)
     Station.objects.filter(pk=station.pk).update(status="suspended")
-    response = counter.post(url(station, "check_in"), {"tracking_number": parcel.tracking_number})
+    response = counter.post(
+        portal_url(station, "check_in"), {"tracking_number": parcel.tracking_number}
+    )
     assert "is suspended and cannot take parcels in" in response.text
 
 
@@ -116,12 +113,12 @@ def test_suspended_station_is_refused_with_the_reason(counter, station, announce
 
 def test_check_out_by_typed_code_then_confirm(counter, station, on_shelf):
     parcel = on_shelf(station, recipient_name="Tan Mei Ling")
-    found = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    found = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert 'class="slot-big">A-01<' in found.text
     assert "Tan Mei Ling" not in found.text and "T••" in found.text
     assert status_of(parcel) == "at_station"  # finding changes nothing
     done = counter.post(
-        url(station, "check_out"), {"credential": parcel.pickup_code, "action": "confirm"}
+        portal_url(station, "check_out"), {"credential": parcel.pickup_code, "action": "confirm"}
     )
     assert "Handed over" in done.text and parcel.tracking_number in done.text
     assert status_of(parcel) == "picked_up"
@@ -130,9 +127,9 @@ def test_check_out_by_typed_code_then_confirm(counter, station, on_shelf):
 def test_check_out_by_scanned_pickup_link(counter, station, on_shelf):
     parcel = on_shelf(station)
     link = f"http://127.0.0.1:8000/p/{parcel.pickup_token}/"
-    found = counter.post(url(station, "check_out"), {"credential": link})
+    found = counter.post(portal_url(station, "check_out"), {"credential": link})
     assert parcel.tracking_number in found.text
-    counter.post(url(station, "check_out"), {"credential": link, "action": "confirm"})
+    counter.post(portal_url(station, "check_out"), {"credential": link, "action": "confirm"})
     assert status_of(parcel) == "picked_up"
 
 
@@ -140,10 +137,10 @@ def test_other_parcels_of_the_same_recipient_go_together(counter, station, on_sh
     first = on_shelf(station, recipient_phone="+6590000001")
     second = on_shelf(station, recipient_phone="+6590000001")
     stranger = on_shelf(station, recipient_phone="+6590000002")
-    found = counter.post(url(station, "check_out"), {"credential": first.pickup_code})
+    found = counter.post(portal_url(station, "check_out"), {"credential": first.pickup_code})
     assert second.tracking_number in found.text and stranger.tracking_number not in found.text
     counter.post(
-        url(station, "check_out"),
+        portal_url(station, "check_out"),
         {"credential": first.pickup_code, "action": "confirm", "also": [second.pk, stranger.pk]},
     )
     assert [status_of(p) for p in (first, second, stranger)] == [
@@ -156,10 +153,10 @@ def test_other_parcels_of_the_same_recipient_go_together(counter, station, on_sh
 def test_refused_at_inspection_needs_a_reason(counter, station, on_shelf):
     parcel = on_shelf(station)
     form = {"credential": parcel.pickup_code, "action": "refuse"}
-    response = counter.post(url(station, "check_out"), form)
+    response = counter.post(portal_url(station, "check_out"), form)
     assert "Say why the buyer refused" in response.text
     assert status_of(parcel) == "at_station"
-    response = counter.post(url(station, "check_out"), {**form, "reason": "box crushed"})
+    response = counter.post(portal_url(station, "check_out"), {**form, "reason": "box crushed"})
     assert "Sent back as refused" in response.text
     assert status_of(parcel) == "return_due"
 
@@ -168,9 +165,9 @@ def test_used_and_wrong_codes_say_so_plainly(counter, station, on_shelf, clerk):
     parcel = on_shelf(station)
     with station_scope(station.pk):
         services.parcel_hand_over(station=station, credential=parcel.pickup_code, actor=clerk)
-    used = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+    used = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert "already picked up" in used.text
-    wrong = counter.post(url(station, "check_out"), {"credential": "999999"})
+    wrong = counter.post(portal_url(station, "check_out"), {"credential": "999999"})
     assert "No parcel at this station has the code 999999" in wrong.text
 
 
@@ -178,12 +175,12 @@ def test_wrong_codes_are_throttled_per_user(counter, station, on_shelf, clerk):
     parcel = on_shelf(station)
     wrong = "000000" if parcel.pickup_code != "000000" else "000001"
     for _ in range(throttle.PER_USER):
-        counter.post(url(station, "check_out"), {"credential": wrong})
-    blocked = counter.post(url(station, "check_out"), {"credential": parcel.pickup_code})
+        counter.post(portal_url(station, "check_out"), {"credential": wrong})
+    blocked = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_code})
     assert "Typed codes are paused" in blocked.text
     assert parcel.tracking_number not in blocked.text
     # The QR still works: its token cannot be guessed.
-    found = counter.post(url(station, "check_out"), {"credential": parcel.pickup_token})
+    found = counter.post(portal_url(station, "check_out"), {"credential": parcel.pickup_token})
     assert parcel.tracking_number in found.text
 
 
@@ -200,8 +197,10 @@ def test_wrong_codes_are_throttled_per_station(login, station, on_shelf, owner, 
     for person in clerks[:3]:  # each stays under the per-person limit
         client = login(person)
         for _ in range(throttle.PER_STATION // 3):
-            client.post(url(station, "check_out"), {"credential": wrong})
-    response = login(clerks[3]).post(url(station, "check_out"), {"credential": parcel.pickup_code})
+            client.post(portal_url(station, "check_out"), {"credential": wrong})
+    response = login(clerks[3]).post(
+        portal_url(station, "check_out"), {"credential": parcel.pickup_code}
+    )
     assert "Typed codes are paused" in response.text
 
 
@@ -217,7 +216,7 @@ def test_shelf_search(counter, station, on_shelf, by):
         "code": mine.pickup_code,
         "last4": "7777",
     }[by]
-    response = counter.get(url(station, "shelf"), {"q": q})
+    response = counter.get(portal_url(station, "shelf"), {"q": q})
     assert mine.tracking_number in response.text
     assert other.tracking_number not in response.text
 
@@ -227,7 +226,7 @@ def test_shelf_filters_by_status_and_partner(counter, station, on_shelf, announc
     announced = announce(station)
     theirs = on_shelf(station, partner_=other_partner)
     response = counter.get(
-        url(station, "shelf"), {"status": "at_station", "partner": other_partner.pk}
+        portal_url(station, "shelf"), {"status": "at_station", "partner": other_partner.pk}
     )
     assert theirs.tracking_number in response.text
     assert shelved.tracking_number not in response.text
@@ -240,10 +239,10 @@ def test_hand_back_and_print_the_manifest(counter, station, on_shelf):
     with station_scope(station.pk):
         for p in [*due, keep]:
             services.parcel_mark_return_due(parcel=p, reason="overdue", actor=None)
-    page = counter.get(url(station, "returns"))
+    page = counter.get(portal_url(station, "returns"))
     assert all(p.tracking_number in page.text for p in [*due, keep])
     response = counter.post(
-        url(station, "returns"),
+        portal_url(station, "returns"),
         {"partner": due[0].partner_id, "courier_name": "Ahmad", "parcels": [p.pk for p in due]},
         follow=True,
     )
@@ -259,7 +258,7 @@ def test_hand_back_without_courier_keeps_the_ticks(counter, station, on_shelf):
     with station_scope(station.pk):
         services.parcel_mark_return_due(parcel=parcel, reason="overdue", actor=None)
     response = counter.post(
-        url(station, "returns"),
+        portal_url(station, "returns"),
         {"partner": parcel.partner_id, "courier_name": "", "parcels": [parcel.pk]},
     )
     assert response.status_code == 200 and "This field is required" in response.text

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from parcels import services
 from parcels.models import Parcel
 from stations.models import LedgerLine
 from stations.tenancy import network_scope, partner_scope, station_scope
+from tests.conftest import portal_url
 
 pytestmark = pytest.mark.django_db
-
-
-def url(station, name, **kwargs):
-    return reverse(f"stations:{name}", kwargs={"station_slug": station.slug, **kwargs})
 
 
 def status_of(parcel):
@@ -26,10 +22,10 @@ def test_a_new_scan_while_unannounced_details_are_asked_is_a_plain_check_in(
     login, clerk, station, announce
 ):
     client = login(clerk)
-    client.post(url(station, "check_in"), {"tracking_number": "NOBODY1"})
+    client.post(portal_url(station, "check_in"), {"tracking_number": "NOBODY1"})
     announced = announce(station)
     response = client.post(
-        url(station, "check_in"),
+        portal_url(station, "check_in"),
         {
             "tracking_number": announced.tracking_number,
             "prompted": "NOBODY1",
@@ -76,8 +72,8 @@ def test_handing_back_twice_says_so_plainly(login, clerk, station, on_shelf):
         services.parcel_mark_return_due(parcel=parcel, reason="overdue", actor=None)
     client = login(clerk)
     form = {"partner": parcel.partner_id, "courier_name": "Ahmad", "parcels": [parcel.pk]}
-    client.post(url(station, "returns"), form)
-    again = client.post(url(station, "returns"), form, follow=True)
+    client.post(portal_url(station, "returns"), form)
+    again = client.post(portal_url(station, "returns"), form, follow=True)
     assert (
         "Nothing of this partner is due back" in again.text or "already handed back" in again.text
     )
@@ -90,7 +86,7 @@ def test_an_error_keeps_the_clerks_unticks(login, clerk, station, on_shelf):
         for p in (keep, take):
             services.parcel_mark_return_due(parcel=p, reason="overdue", actor=None)
     response = login(clerk).post(
-        url(station, "returns"),
+        portal_url(station, "returns"),
         {"partner": take.partner_id, "courier_name": "", "parcels": [take.pk]},
     )
     assert f'value="{take.pk}" checked' in response.text
@@ -101,7 +97,7 @@ def test_an_error_keeps_the_clerks_unticks(login, clerk, station, on_shelf):
 def test_odd_digits_in_also_do_not_break_a_handover(login, clerk, station, on_shelf):
     parcel = on_shelf(station)
     response = login(clerk).post(
-        url(station, "check_out"),
+        portal_url(station, "check_out"),
         {"credential": parcel.pickup_code, "action": "confirm", "also": ["²", "x"]},
     )
     assert response.status_code == 200 and "Handed over" in response.text
@@ -113,15 +109,17 @@ def test_other_stations_parcels_cannot_be_reached_by_post(
     theirs = on_shelf(other_station, recipient_phone="+6591234567")
     mine = on_shelf(station, recipient_phone="+6591234567")  # same phone, other station
     client = login(clerk)
-    client.post(url(station, "check_out"), {"credential": theirs.pickup_token, "action": "confirm"})
     client.post(
-        url(station, "check_out"),
+        portal_url(station, "check_out"), {"credential": theirs.pickup_token, "action": "confirm"}
+    )
+    client.post(
+        portal_url(station, "check_out"),
         {"credential": mine.pickup_code, "action": "confirm", "also": [theirs.pk]},
     )
     with station_scope(other_station.pk):
         services.parcel_mark_return_due(parcel=theirs, reason="overdue", actor=None)
     client.post(
-        url(station, "returns"),
+        portal_url(station, "returns"),
         {"partner": theirs.partner_id, "courier_name": "X", "parcels": [theirs.pk]},
     )
     assert status_of(mine) == "picked_up"
@@ -130,7 +128,7 @@ def test_other_stations_parcels_cannot_be_reached_by_post(
 
 def test_htmx_request_after_logout_redirects_the_whole_page(client, station):
     response = client.post(
-        url(station, "check_in"), {"tracking_number": "X"}, headers={"HX-Request": "true"}
+        portal_url(station, "check_in"), {"tracking_number": "X"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
     assert response["HX-Redirect"].startswith("/accounts/login/?next=")
@@ -140,6 +138,6 @@ def test_htmx_request_from_a_removed_clerk_goes_home(login, clerk, station):
     client = login(clerk)
     clerk.memberships.all().delete()
     response = client.post(
-        url(station, "check_in"), {"tracking_number": "X"}, headers={"HX-Request": "true"}
+        portal_url(station, "check_in"), {"tracking_number": "X"}, headers={"HX-Request": "true"}
     )
     assert response["HX-Redirect"] == "/"

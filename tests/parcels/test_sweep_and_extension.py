@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import connection
@@ -15,7 +14,7 @@ from parcels import services
 from parcels.exceptions import ParcelError, WrongStatus
 from parcels.models import Notice, Parcel, ParcelEvent
 from stations.tenancy import network_scope, station_scope
-from tests.conftest import bulk_shelve, make_station
+from tests.conftest import bulk_shelve, make_station, race
 
 
 def shelve(station, partner, n: int, *, deadline: dt.datetime, start: int = 0) -> None:
@@ -51,21 +50,12 @@ def test_two_sweeps_at_once_move_each_parcel_once(partner):
     now = timezone.now()
     station = make_station("Busy", capacity=5000)
     shelve(station, partner, 3000, deadline=now - dt.timedelta(hours=1))
-    results, barrier = [], threading.Barrier(2)
 
-    def sweep():
-        try:
-            barrier.wait(timeout=10)
-            with network_scope():
-                results.append(services.parcels_sweep_overdue(now=now, batch_size=500))
-        finally:
-            connection.close()
+    def sweep() -> int:
+        with network_scope():
+            return services.parcels_sweep_overdue(now=now, batch_size=500)
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race(2, sweep).results
     assert sum(results) == 3000
     with network_scope():
         assert ParcelEvent.objects.filter(kind="parcel.return_due").count() == 3000

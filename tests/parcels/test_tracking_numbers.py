@@ -6,12 +6,12 @@ from __future__ import annotations
 import html
 
 import pytest
-from django.urls import reverse
 
 from parcels import services, tracking
 from parcels.exceptions import InvalidInput
 from parcels.models import Parcel
 from stations.tenancy import network_scope, station_scope
+from tests.conftest import portal_url
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +24,9 @@ def stored_numbers() -> set[str]:
         return set(Parcel.objects.values_list("tracking_number", flat=True))
 
 
-def check_in_url(station) -> str:
-    return reverse("stations:check_in", kwargs={"station_slug": station.slug})
-
-
 @pytest.mark.parametrize("scan", BAD)
 def test_the_counter_refuses_a_scan_outside_the_rules_and_keeps_it(login, clerk, station, scan):
-    response = login(clerk).post(check_in_url(station), {"tracking_number": scan})
+    response = login(clerk).post(portal_url(station, "check_in"), {"tracking_number": scan})
     assert response.status_code == 200
     assert html.escape(MESSAGE) in response.text  # next to the field
     assert f'value="{html.escape(scan)}"' in response.text  # the whole scan, not cut to 64
@@ -46,21 +42,25 @@ def test_an_unannounced_check_in_refuses_it_too(login, clerk, station, partner, 
         "recipient_phone": "8123 4567",
         "language": "en",
     }
-    response = login(clerk).post(check_in_url(station), {"tracking_number": scan, **details})
+    response = login(clerk).post(
+        portal_url(station, "check_in"), {"tracking_number": scan, **details}
+    )
     assert response.status_code == 200
     assert html.escape(MESSAGE) in response.text
     assert stored_numbers() == set()
 
 
 def test_the_scan_input_has_no_length_that_would_cut_a_scan(login, clerk, station):
-    response = login(clerk).get(check_in_url(station))
+    response = login(clerk).get(portal_url(station, "check_in"))
     assert 'name="tracking_number"' in response.text
     assert "maxlength" not in response.text
 
 
 def test_a_scan_with_spaces_and_lower_case_is_checked_in(login, clerk, station, announce):
     announce(station, tracking_number="1234-5678-9012")
-    response = login(clerk).post(check_in_url(station), {"tracking_number": " 1234-5678 -9012 "})
+    response = login(clerk).post(
+        portal_url(station, "check_in"), {"tracking_number": " 1234-5678 -9012 "}
+    )
     assert 'class="slot-big">A-01<' in response.text
 
 

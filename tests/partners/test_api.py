@@ -12,7 +12,7 @@ from partners.models import ApiKey
 from partners.services import api_key_revoke
 from stations.models import Station
 from stations.tenancy import network_scope, station_scope
-from tests.conftest import make_station
+from tests.conftest import api_url, make_station, race
 
 pytestmark = pytest.mark.django_db
 
@@ -162,12 +162,12 @@ def test_batch_of_more_than_1000_is_refused(api, station):
 def test_another_partners_parcel_is_404_everywhere(api, other_api, station, announce):
     parcel = announce(station)  # belongs to `partner`
     n = parcel.tracking_number
-    assert api.get(f"/api/v1/parcels/{n}/").status_code == 200
-    assert other_api.get(f"/api/v1/parcels/{n}/").status_code == 404
-    assert other_api.post(f"/api/v1/parcels/{n}/cancel/").status_code == 404
-    assert other_api.post(f"/api/v1/parcels/{n}/recall/", {}, format="json").status_code == 404
+    assert api.get(api_url(n)).status_code == 200
+    assert other_api.get(api_url(n)).status_code == 404
+    assert other_api.post(api_url(n, "cancel")).status_code == 404
+    assert other_api.post(api_url(n, "recall"), {}, format="json").status_code == 404
     event = {"kind": "dispatched", "occurred_at": timezone.now().isoformat()}
-    assert other_api.post(f"/api/v1/parcels/{n}/events/", event, format="json").status_code == 404
+    assert other_api.post(api_url(n, "events"), event, format="json").status_code == 404
     assert other_api.get("/api/v1/parcels/").json()["results"] == []
 
 
@@ -192,25 +192,25 @@ def test_list_pages_with_a_cursor_and_filters(api, station, announce, on_shelf):
 
 def test_cancel_is_409_once_on_the_shelf_and_recall_works(api, station, announce, on_shelf):
     shelved = on_shelf(station)
-    response = api.post(f"/api/v1/parcels/{shelved.tracking_number}/cancel/")
+    response = api.post(api_url(shelved, "cancel"))
     assert response.status_code == 409
     assert response.json()["code"] == "wrong_status"
     assert "cannot be cancelled: it is already on the shelf" in response.json()["detail"]
     recalled = api.post(
-        f"/api/v1/parcels/{shelved.tracking_number}/recall/",
+        api_url(shelved, "recall"),
         {"note": "wrong address"},
         format="json",
     )
     assert recalled.status_code == 200 and recalled.json()["status"] == "return_due"
     announced = announce(station)
-    cancelled = api.post(f"/api/v1/parcels/{announced.tracking_number}/cancel/")
+    cancelled = api.post(api_url(announced, "cancel"))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
 def test_upstream_events_show_on_the_buyers_timeline(api, client, station, on_shelf):
     parcel = on_shelf(station)
     response = api.post(
-        f"/api/v1/parcels/{parcel.tracking_number}/events/",
+        api_url(parcel, "events"),
         {
             "kind": "customs_cleared",
             "occurred_at": "2026-11-20T09:00:00+08:00",
@@ -219,12 +219,12 @@ def test_upstream_events_show_on_the_buyers_timeline(api, client, station, on_sh
         format="json",
     )
     assert response.status_code == 201
-    detail = api.get(f"/api/v1/parcels/{parcel.tracking_number}/").json()
+    detail = api.get(api_url(parcel)).json()
     assert detail["events"][0]["kind"] == "partner.customs_cleared"
     page = client.get(f"/p/{parcel.pickup_token}/").text
     assert "Cleared customs · Changi" in page
     future = api.post(
-        f"/api/v1/parcels/{parcel.tracking_number}/events/",
+        api_url(parcel, "events"),
         {"kind": "dispatched", "occurred_at": "2999-01-01T00:00:00Z"},
         format="json",
     )
@@ -341,10 +341,6 @@ def test_invoice_month_runs_in_the_stations_time_zone(api, station, on_shelf, cl
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_repeats_with_one_idempotency_key_do_the_work_once(partner, monkeypatch):
-    import threading
-
-    from django.db import connection
-
     from partners.authentication import ApiKeyRateThrottle
     from partners.models import WebhookEndpoint
     from partners.services import api_key_create
@@ -352,28 +348,19 @@ def test_concurrent_repeats_with_one_idempotency_key_do_the_work_once(partner, m
     # Not a throttling test: keep the threads off the cache (each would open its own Redis pool).
     monkeypatch.setattr(ApiKeyRateThrottle, "allow_request", lambda self, request, view: True)
     _key, raw = api_key_create(partner=partner)
-    codes, barrier = [], threading.Barrier(4)
 
-    def post():
+    def post() -> int:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-        try:
-            barrier.wait(timeout=10)
-            response = client.post(
-                "/api/v1/webhooks/",
-                {"url": "https://partner.example/h", "events": ["parcel.picked_up"]},
-                format="json",
-                headers={"Idempotency-Key": "one"},
-            )
-            codes.append(response.status_code)
-        finally:
-            connection.close()
+        response = client.post(
+            "/api/v1/webhooks/",
+            {"url": "https://partner.example/h", "events": ["parcel.picked_up"]},
+            format="json",
+            headers={"Idempotency-Key": "one"},
+        )
+        return response.status_code
 
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    codes = race(4, post).results
     assert WebhookEndpoint.objects.count() == 1
     assert codes.count(201) >= 1 and set(codes) <= {201, 409}
 

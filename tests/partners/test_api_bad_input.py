@@ -15,7 +15,7 @@ from partners.api import parsers
 from partners.models import WebhookEndpoint
 from stations.models import Station
 from stations.tenancy import network_scope
-from tests.conftest import make_station
+from tests.conftest import api_url, make_station
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +160,7 @@ def test_64_characters_after_normalizing_are_taken(api, station):
     response = api.post("/api/v1/parcels/", item(station, spaced.lower()), format="json")
     assert response.status_code == 201
     assert stored_numbers() == {number}
-    assert api.get(f"/api/v1/parcels/{number}/").status_code == 200
+    assert api.get(api_url(number)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_per_parcel_urls_with_a_number_outside_the_rules_are_404(api, path, suff
 )
 def test_the_url_takes_exactly_the_numbers_the_rules_take(text):
     try:
-        match = resolve(f"/api/v1/parcels/{text}/")
+        match = resolve(api_url(text))
     except Resolver404:
         match = None
     number = tracking.parse(text)
@@ -407,7 +407,7 @@ def test_text_padded_past_its_limit_is_refused_as_the_schema_says(api, station, 
     """maxLength counts what was sent: spaces around the text count too."""
     parcel = announce(station)
     response = api.post(
-        f"/api/v1/parcels/{parcel.tracking_number}/events/",
+        api_url(parcel, "events"),
         {"kind": "in_transit", "occurred_at": "2026-11-21T08:00:00Z", "location": " x" + " " * 119},
         format="json",
     )

@@ -14,6 +14,7 @@ from parcels.models import Parcel
 from partners.api import idempotency
 from partners.models import IdempotencyRecord, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from stations.tenancy import network_scope
+from tests.conftest import api_url, race
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +47,10 @@ def every_post(partner, station, on_shelf, announce):
             "/api/v1/parcels/batch/",
             {"parcels": [announce_body(station, "SP0002SG"), announce_body(station, "SP0003SG")]},
         ),
-        "parcels_cancel": (f"/api/v1/parcels/{announced}/cancel/", None),
-        "parcels_recall": (f"/api/v1/parcels/{shelved}/recall/", {"note": "wrong address"}),
+        "parcels_cancel": (api_url(announced, "cancel"), None),
+        "parcels_recall": (api_url(shelved, "recall"), {"note": "wrong address"}),
         "parcels_events_create": (
-            f"/api/v1/parcels/{shelved}/events/",
+            api_url(shelved, "events"),
             {"kind": "customs_cleared", "occurred_at": "2026-01-05T09:30:15.123456+08:00"},
         ),
         "webhooks_create": (
@@ -227,7 +228,7 @@ def test_only_one_repeat_takes_over_a_lapsed_key(partner, monkeypatch):
     IdempotencyRecord.objects.create(
         partner=partner, key="k", request_hash="h", status_code=0, locked_until=lapsed
     )
-    results, barrier, all_read = [], threading.Barrier(4), threading.Barrier(4)
+    all_read = threading.Barrier(4)
     read = IdempotencyRecord.objects.get
 
     def read_then_wait(*args, **kwargs):
@@ -238,21 +239,13 @@ def test_only_one_repeat_takes_over_a_lapsed_key(partner, monkeypatch):
 
     monkeypatch.setattr(IdempotencyRecord.objects, "get", read_then_wait)
 
-    def repeat():
-        try:
-            barrier.wait(timeout=10)
-            _record, claimed = idempotency.idempotency_key_claim(
-                partner=partner, key="k", request_hash="h", now=timezone.now()
-            )
-            results.append(claimed)
-        finally:
-            connection.close()
+    def repeat() -> bool:
+        _record, claimed = idempotency.idempotency_key_claim(
+            partner=partner, key="k", request_hash="h", now=timezone.now()
+        )
+        return claimed
 
-    threads = [threading.Thread(target=repeat) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = race(4, repeat).results
     monkeypatch.undo()
     assert sorted(results) == [False, False, False, True]
     assert IdempotencyRecord.objects.get(key="k").locked_until > timezone.now()
