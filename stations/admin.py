@@ -201,7 +201,8 @@ class AdjustmentForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].required = True
+        if "reason" in self.fields:  # not on the read-only page of a line already written
+            self.fields["reason"].required = True
 
     def clean(self) -> dict:
         data = super().clean()
