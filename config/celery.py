@@ -10,7 +10,7 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
-from celery import Celery, signals
+from celery import Celery, Task, signals
 from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -62,8 +62,12 @@ BROKER_DOWN = (
 )
 
 
-def queue_task(task: Any, *args: Any) -> bool:
+def queue_task(task: Task | str, *args: Any) -> bool:
     """Publish `task(*args)`; False, with a warning, if the broker cannot take it.
+
+    `task` is a task or its name: the apps' rules queue tasks by name, so that a rule never
+    imports the tasks that call it (the README's import rule); each app's `ready()` imports its
+    tasks, so the name is registered in every process that runs Django.
 
     A change that has committed must not turn into an error page because its kick failed. Buyer
     notices and webhook deliveries are outbox rows that beat's sweeps pick up anyway (`due_at`,
@@ -71,6 +75,8 @@ def queue_task(task: Any, *args: Any) -> bool:
     `stations.tasks.send_unmailed` sweeps, so for all of them the kick only makes delivery prompt.
     Only the task's name and ids go into the log.
     """
+    if isinstance(task, str):
+        task = app.tasks[task]
     try:
         task.delay(*args)
     except BROKER_DOWN as exc:
@@ -84,8 +90,8 @@ def queue_task(task: Any, *args: Any) -> bool:
     return True
 
 
-def queue_on_commit(task: Any, *args: Any) -> None:
-    """Queue `task(*args)` once the current transaction commits, failing soft (queue_task), so a
-    failed kick neither answers the committed request with an error nor skips the callbacks
-    registered after it."""
+def queue_on_commit(task: Task | str, *args: Any) -> None:
+    """Queue `task(*args)` (a task or its name) once the current transaction commits, failing
+    soft (queue_task), so a failed kick neither answers the committed request with an error nor
+    skips the callbacks registered after it."""
     transaction.on_commit(partial(queue_task, task, *args))

@@ -8,6 +8,8 @@ import datetime as dt
 from django.db import models, transaction
 from django.db.models import Q
 
+from config.celery import queue_task
+
 
 def claim_due(
     model: type[models.Model], *, now: dt.datetime, limit: int, lease: dt.timedelta
@@ -39,8 +41,6 @@ def release(model: type[models.Model], ids: list[int]) -> None:
 def queue_claimed(model: type[models.Model], task: object, ids: list[int]) -> int:
     """Queue `task(id)` for each claimed id, in order; at the first the broker refuses, release
     that one and the rest (see release) and stop. Returns how many were queued."""
-    from config.celery import queue_task
-
     for done, pk in enumerate(ids):
         if not queue_task(task, pk):
             release(model, ids[done:])

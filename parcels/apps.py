@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class ParcelsConfig(AppConfig):
     name = "parcels"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the app's Celery tasks in every process: the rules queue them by name.
+        from . import tasks  # noqa: F401

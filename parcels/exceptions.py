@@ -1,24 +1,19 @@
-"""Domain errors. Each carries a stable `code` (for the API and tests) and a message for people."""
+"""The parcels' errors, on config.errors' DomainError. Each carries a stable `code` (for the API
+and tests) and a message for people."""
 
 from __future__ import annotations
 
-from django.utils.functional import Promise
+from config import errors
+from config.errors import DomainError
 
-
-class DomainError(Exception):
-    """Something a person or partner asked for cannot be done; nothing was changed."""
-
-    code = "error"
-
-    def __init__(self, message: str | Promise, *, code: str | None = None, **context: object):
-        super().__init__(str(message))
-        self.message = message
-        if code:
-            self.code = code
-        self.context = context
-
-    def __str__(self) -> str:
-        return str(self.message)
+__all__ = [
+    "DomainError",
+    "InvalidInput",
+    "ParcelError",
+    "ParcelNotFound",
+    "StationUnavailable",
+    "WrongStatus",
+]
 
 
 class ParcelError(DomainError):
@@ -45,7 +40,7 @@ class StationUnavailable(ParcelError):
     code = "station_unavailable"
 
 
-class InvalidInput(ParcelError):
-    """The request is missing something or contradicts itself."""
+class InvalidInput(ParcelError, errors.InvalidInput):
+    """The request is missing something or contradicts itself (about a parcel)."""
 
     code = "invalid"

@@ -171,18 +171,14 @@ def schedule_returned(parcels: Iterable[Parcel], *, now: dt.datetime) -> None:
     ]
     Notice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     # The due-notice sweep sends them; nudge it once this transaction has committed.
-    from .tasks import send_due_notices
-
-    queue_on_commit(send_due_notices)
+    queue_on_commit("parcels.tasks.send_due_notices")
 
 
 def _send_on_commit(notice_ids: list[int]) -> None:
-    from .tasks import send_notice
-
     # One callback per notice, each failing soft: a notice not queued is due now and not queued,
     # so the due-notice sweep sends it.
     for notice_id in notice_ids:
-        queue_on_commit(send_notice, notice_id)
+        queue_on_commit("parcels.tasks.send_notice", notice_id)
 
 
 # --- rendering and sending ----------------------------------------------------------------------

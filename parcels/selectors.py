@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -298,3 +299,33 @@ def on_shelf_counts(*, station_ids: list[int]) -> dict[int, int]:
         .annotate(n=Count("pk"))
         .values_list("station_id", "n")
     )
+
+
+def shelf_count(*, station: Station) -> int:
+    """How many parcels are on the station's shelf now, in the caller's scope: what a new capacity
+    must hold (stations.services asks it under the station's lock; stations may not import
+    parcels, so the page that changes a capacity passes this)."""
+    return shelf_occupancy(station=station).count
+
+
+def stations_listed(*, rows: list[tuple[float | None, Station]]) -> list[dict[str, Any]]:
+    """The stations as the API lists them, each with its free capacity now and its distance (when
+    searched near a point): one grouped query for the whole list."""
+    on_shelf = on_shelf_counts(station_ids=[st.pk for _d, st in rows])
+    return [
+        {
+            "slug": st.slug,
+            "name": st.name,
+            "kind": st.kind,
+            "address": st.address,
+            "postal_code": st.postal_code,
+            "latitude": float(st.latitude),
+            "longitude": float(st.longitude),
+            "timezone": st.timezone,
+            "opening_hours": st.opening_hours,
+            "capacity": st.capacity,
+            "free_capacity": max(st.capacity - on_shelf.get(st.pk, 0), 0),
+            "distance_km": round(d, 3) if d is not None else None,
+        }
+        for d, st in rows
+    ]

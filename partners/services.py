@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from parcels.exceptions import InvalidInput
+from config.errors import InvalidInput
 
 from . import webhooks
 from .models import (

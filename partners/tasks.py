@@ -10,7 +10,7 @@ from django.utils import timezone
 from config import outbox
 
 from . import webhooks
-from .models import WebhookDelivery
+from .models import IdempotencyRecord, WebhookDelivery
 
 
 @shared_task
@@ -30,8 +30,6 @@ def deliver_due_webhooks() -> int:
 @shared_task
 def prune_idempotency_records() -> int:
     """Beat, hourly: Idempotency-Key answers are kept for 24 hours."""
-    from .models import IdempotencyRecord
-
     deleted, _rows = IdempotencyRecord.objects.filter(
         created_at__lt=timezone.now() - timedelta(hours=24)
     ).delete()

@@ -10,6 +10,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from parcels import selectors as parcel_selectors
+from parcels import tracking
+from parcels.models import Parcel
+
 from . import earnings, services
 from .models import LedgerLine, Membership, Statement, Station, User
 
@@ -62,7 +66,9 @@ class StationAdminForm(forms.ModelForm):
         ):
             # The rule station_update applies, shown next to the field instead of as an error page.
             try:
-                services.station_check_capacity(station=self.instance, capacity=capacity)
+                services.station_check_capacity(
+                    station=self.instance, capacity=capacity, on_shelf=parcel_selectors.shelf_count
+                )
             except services.StationError as exc:
                 raise forms.ValidationError(str(exc)) from None
         return capacity
@@ -103,7 +109,9 @@ class StationAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)  # a new station starts as applied
             return
         changed = {f: form.cleaned_data[f] for f in form.changed_data if f in form.cleaned_data}
-        saved = services.station_update(station=obj, changes=changed)
+        saved = services.station_update(
+            station=obj, changes=changed, on_shelf=parcel_selectors.shelf_count
+        )
         for field in Station._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
 
@@ -206,13 +214,9 @@ class AdjustmentForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        from parcels import tracking
-
         number = tracking.normalize(data.get("tracking_number") or "")
         data["parcel_id"] = None
         if number and data.get("station") and data.get("partner"):
-            from parcels.models import Parcel
-
             # The admin runs in the network scope (AdminScopeMiddleware).
             found = (
                 Parcel.objects.filter(

@@ -9,3 +9,6 @@ class StationsConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 - registers the project's deploy checks
+
+        # Registers the app's Celery tasks in every process: the rules queue them by name.
+        from . import tasks  # noqa: F401

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from config import sql
 from config.celery import queue_on_commit
-from parcels.exceptions import DomainError
+from config.errors import DomainError
 from partners.models import Partner, Tariff
 
 from .models import LedgerLine, Statement, Station, User
@@ -187,9 +187,7 @@ def statements_close_month(*, month: dt.date) -> int:
         Statement.objects.bulk_create(statements, ignore_conflicts=True, batch_size=2000)
         created = Statement.objects.filter(month=month).count() - before
         if created:
-            from .tasks import send_statements
-
-            queue_on_commit(send_statements, month.isoformat())
+            queue_on_commit("stations.tasks.send_statements", month.isoformat())
     return created
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config import sql
+from partners.models import Partner
 
-from .models import Invitation, LedgerLine, Membership, Station, User
+from . import earnings
+from .models import Invitation, LedgerLine, Membership, Statement, Station, User
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -59,13 +63,9 @@ def earnings_overview(*, station: Station, days: int = 30) -> dict:
     Summed in the database, grouped in the station's time zone: three queries whatever the
     number of lines.
     """
-    from django.db.models.functions import TruncDate
-
-    from .earnings import month_bounds
-
     tz = station.tzinfo
     local_today = timezone.now().astimezone(tz).date()
-    start, end = month_bounds(local_today, tz)
+    start, end = earnings.month_bounds(local_today, tz)
     lines = LedgerLine.objects.filter(station=station)
     by_partner = list(
         lines.filter(created_at__gte=start, created_at__lt=end)
@@ -121,15 +121,11 @@ def ledger_page_lines(*, station: Station) -> QuerySet[LedgerLine]:
     )
 
 
-def statements_for(*, station: Station) -> list:
-    from .models import Statement
-
+def statements_for(*, station: Station) -> list[Statement]:
     return list(Statement.objects.filter(station=station).order_by("-month", "currency")[:24])
 
 
-def statement_for(*, station: Station, statement_id: int):  # -> Statement | None
-    from .models import Statement
-
+def statement_for(*, station: Station, statement_id: int) -> Statement | None:
     return Statement.objects.filter(station=station, pk=statement_id).first()
 
 
@@ -177,3 +173,20 @@ def _distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     dp, dl = p2 - p1, math.radians(lng2 - lng1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def invoice_for(*, partner: Partner, month: dt.date) -> dict[str, Any]:
+    """What the partner owes the stations for `month`, each station's month in its own time zone:
+    per station (slug) and currency the handovers and returns and their fees, and the totals per
+    currency. Summed in the database exactly as the stations' statements are
+    (`stations.earnings.ledger_month_sums`)."""
+    rows = earnings.ledger_month_sums(
+        month=month,
+        by=("station__slug", "currency"),
+        lines=LedgerLine.objects.filter(partner=partner),
+    ).order_by("station__slug", "currency")
+    lines = [{**r, "station": r.pop("station__slug")} for r in rows]
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line["currency"]] = totals.get(line["currency"], 0) + line["total"]
+    return {"totals": totals, "stations": lines}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,9 +12,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from config.celery import queue_on_commit
-from parcels.exceptions import DomainError
+from config.errors import DomainError
 
-from . import tasks
 from .models import Invitation, Membership, Station, User, invitation_expiry
 
 
@@ -108,7 +107,7 @@ def station_approve(*, station: Station) -> Station:
             stamp="approved_at",
         )
         if was_applied:
-            queue_on_commit(tasks.send_station_decision, station.pk)
+            queue_on_commit("stations.tasks.send_station_decision", station.pk)
     return station
 
 
@@ -125,7 +124,7 @@ def station_reject(*, station: Station, reason: str) -> Station:
             stamp="rejected_at",
             extra={"rejection_reason": reason},
         )
-        queue_on_commit(tasks.send_station_decision, station.pk)
+        queue_on_commit("stations.tasks.send_station_decision", station.pk)
     return station
 
 
@@ -148,30 +147,36 @@ def membership_add(*, station: Station, user: User, role: str) -> Membership:
     return membership
 
 
-def _lock_for_capacity(station: Station, capacity: int) -> Station:
-    """The station's row, locked, once `capacity` is known to hold what is on its shelf."""
-    from parcels.selectors import shelf_occupancy  # parcels depends on stations, not the reverse
+class ShelfCount(Protocol):
+    """How many parcels are on a station's shelf now. Parcels knows that, and parcels builds on
+    stations, not the reverse (the README's import rule): the page that changes a capacity
+    passes parcels.selectors.shelf_count, and it is asked here, under the station's lock."""
 
+    def __call__(self, *, station: Station) -> int: ...
+
+
+def _lock_for_capacity(station: Station, capacity: int, on_shelf: ShelfCount) -> Station:
+    """The station's row, locked, once `capacity` is known to hold what is on its shelf."""
     # Race: lock the row so a check-in cannot fill the shelf past the new capacity meanwhile.
     locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
-    on_shelf = shelf_occupancy(station=locked).count
-    if capacity < on_shelf:
+    count = on_shelf(station=locked)
+    if capacity < count:
         raise StationError(
             _("%(count)s parcels are on the shelf now; the capacity cannot be lower than that.")
-            % {"count": on_shelf},
+            % {"count": count},
             code="invalid",
             field="capacity",
         )
     return locked
 
 
-def station_check_capacity(*, station: Station, capacity: int) -> None:
+def station_check_capacity(*, station: Station, capacity: int, on_shelf: ShelfCount) -> None:
     """Refuse (StationError on `capacity`) a capacity below the parcels on the shelf now.
 
     For a form that shows the refusal before it saves: called inside the transaction that then
     saves (the admin's change view is one), the lock it takes holds until that commit."""
     with transaction.atomic():
-        _lock_for_capacity(station, capacity)
+        _lock_for_capacity(station, capacity, on_shelf)
 
 
 # What a network admin may change on a station's own page. The status moves only through
@@ -193,7 +198,7 @@ STATION_ADMIN_FIELDS = frozenset(
 )
 
 
-def station_update(*, station: Station, changes: dict[str, Any]) -> Station:
+def station_update(*, station: Station, changes: dict[str, Any], on_shelf: ShelfCount) -> Station:
     """A network admin's change to a station: any of STATION_ADMIN_FIELDS, validated as the
     model says, and the shelf capacity never below what is on the shelf now (as for an owner)."""
     unknown = changes.keys() - STATION_ADMIN_FIELDS
@@ -201,7 +206,7 @@ def station_update(*, station: Station, changes: dict[str, Any]) -> Station:
         raise ValueError(f"not changed through station_update: {sorted(unknown)}")
     with transaction.atomic():
         if "capacity" in changes:
-            locked = _lock_for_capacity(station, changes["capacity"])
+            locked = _lock_for_capacity(station, changes["capacity"], on_shelf)
         else:
             locked = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
         for field, value in changes.items():
@@ -213,11 +218,16 @@ def station_update(*, station: Station, changes: dict[str, Any]) -> Station:
 
 
 def station_update_settings(
-    *, station: Station, phone: str, capacity: int, opening_hours: dict[str, Any]
+    *,
+    station: Station,
+    phone: str,
+    capacity: int,
+    opening_hours: dict[str, Any],
+    on_shelf: ShelfCount,
 ) -> Station:
     """What an owner may change: the phone, the shelf capacity and the opening hours."""
     with transaction.atomic():
-        locked = _lock_for_capacity(station, capacity)
+        locked = _lock_for_capacity(station, capacity, on_shelf)
         locked.phone, locked.capacity, locked.opening_hours = phone, capacity, opening_hours
         locked.full_clean(exclude=["slug"])
         locked.save(update_fields=["phone", "capacity", "opening_hours"])
@@ -257,7 +267,7 @@ def invitation_create(*, station: Station, email: str, invited_by: User) -> Invi
             invitation = Invitation.objects.get(
                 station=station, email=email, accepted_at__isnull=True
             )
-    queue_on_commit(tasks.send_invitation, invitation.pk)
+    queue_on_commit("stations.tasks.send_invitation", invitation.pk)
     return invitation
 
 

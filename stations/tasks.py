@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from config.celery import queue_task
+from stations.earnings import month_to_close, statements_close_month
+from stations.tenancy import network_scope
 
 from .models import Invitation, Membership, Statement, Station
 
@@ -107,10 +109,6 @@ def send_invitation(invitation_id: int) -> None:
 @shared_task
 def close_previous_month() -> int:
     """Beat, daily: close last month's statements once the month is over everywhere."""
-    from stations.tenancy import network_scope
-
-    from .earnings import month_to_close, statements_close_month
-
     month = month_to_close(timezone.now())
     if month is None:
         return 0
@@ -121,8 +119,6 @@ def close_previous_month() -> int:
 @shared_task(**_RETRY)
 def send_statements(month_iso: str) -> int:
     """E-mail each owner the month's statement, once per statement (claimed before sending)."""
-    from stations.tenancy import network_scope
-
     month = dt.date.fromisoformat(month_iso)
     sent = 0
     with network_scope():
@@ -164,8 +160,6 @@ def send_unmailed() -> int:
     statement e-mail whose task was lost (a broker outage at the kick, a worker killed before it
     sent). The tasks claim before sending, so one queued twice still sends once. Returns how many
     tasks it queued; stops at the first the broker refuses (the next sweep tries again)."""
-    from stations.tenancy import network_scope
-
     now = timezone.now()
     settled, horizon = now - SWEEP_GRACE, now - SWEEP_HORIZON
     decided = Station.objects.filter(

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.errors import DomainError
 from config.policies import uses_location
 from parcels import selectors as parcel_selectors
-from parcels.exceptions import DomainError
 
 from . import hours, selectors, services
 from .forms import InvitationForm, StationApplicationForm, StationSettingsForm
@@ -153,6 +153,7 @@ def station_settings(request: HttpRequest, station_slug: str) -> HttpResponse:
                 phone=str(form.cleaned_data["phone"]),
                 capacity=form.cleaned_data["capacity"],
                 opening_hours=form.cleaned_data["opening_hours"],
+                on_shelf=parcel_selectors.shelf_count,
             )
         except DomainError as exc:
             form.add_error(exc.context.get("field"), str(exc))

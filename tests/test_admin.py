@@ -43,7 +43,8 @@ def test_parcel_detail_is_read_only_with_its_timeline(admin_client, busy_network
     parcel = busy_network[0]
     response = admin_client.get(reverse("admin:parcels_parcel_change", args=[parcel.pk]))
     assert response.status_code == 200
-    assert "parcel.picked_up" in response.text and "parcel.checked_in" in response.text
+    assert "parcel.picked_up" in response.text
+    assert "parcel.checked_in" in response.text
     assert parcel.pickup_token not in response.text  # the buyer's secret stays out of the admin
     assert 'name="_save"' not in response.text
 
@@ -89,7 +90,7 @@ def test_ledger_lines_cannot_be_changed(admin_client, busy_network):
     assert delete.status_code == 403
     with network_scope():
         assert LedgerLine.objects.get().amount == 45
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="immutable"):
         line.save()
 
 
@@ -100,12 +101,14 @@ def test_approve_and_suspend_actions(admin_client):
         url, {"action": "approve", "_selected_action": [applied.pk]}, follow=True
     )
     applied.refresh_from_db()
-    assert applied.status == "active" and applied.approved_at is not None
+    assert applied.status == "active"
+    assert applied.approved_at is not None
     assert "1 station approved." in response.text
 
     admin_client.post(url, {"action": "suspend", "_selected_action": [applied.pk]})
     applied.refresh_from_db()
-    assert applied.status == "suspended" and applied.suspended_at is not None
+    assert applied.status == "suspended"
+    assert applied.suspended_at is not None
 
     response = admin_client.post(
         url, {"action": "suspend", "_selected_action": [applied.pk]}, follow=True
@@ -116,7 +119,8 @@ def test_approve_and_suspend_actions(admin_client):
 def test_admin_is_closed_to_station_people(client, owner):
     client.force_login(owner)
     response = client.get(reverse("admin:parcels_parcel_changelist"))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_failed_notices_are_listed_with_their_error(admin_client, station, on_shelf, monkeypatch):
@@ -153,7 +157,8 @@ def test_admin_creates_an_api_key_and_shows_it_once(admin_client, partner):
     import re
 
     raw = re.search(r"is (sk_[A-Za-z0-9_-]+)\.", response.text).group(1)
-    assert ApiKey.hash(raw) == key.key_hash and key.name == "warehouse"
+    assert ApiKey.hash(raw) == key.key_hash
+    assert key.name == "warehouse"
     again = admin_client.get(reverse("admin:partners_apikey_change", args=[key.pk]))
     assert raw not in again.text
 

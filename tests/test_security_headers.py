@@ -109,7 +109,8 @@ def test_the_api_docs_load_no_inline_script_or_style(client):
     assert "<style" not in page.text
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page.text) == []
     script = client.get("/api/v1/docs/?script=")
-    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
 
 
 # Inline handlers (onclick="…"), style attributes and inline <script>/<style> are what the policy

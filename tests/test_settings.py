@@ -55,7 +55,8 @@ def test_check_deploy_warns_when_the_cache_is_per_process(tmp_path):
     without_cache = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
     result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **without_cache)
     assert result.returncode != 0
-    assert "stationkeeper.W001" in result.stderr and "CACHE_URL" in result.stderr
+    assert "stationkeeper.W001" in result.stderr
+    assert "CACHE_URL" in result.stderr
     # Development (DEBUG) runs on the per-process cache without the warning.
     result = run_manage(tmp_path, "check", "--deploy", DJANGO_DEBUG="1")
     assert "stationkeeper.W001" not in result.stdout + result.stderr
@@ -104,7 +105,8 @@ def test_celery_reaches_the_redis_broker():
         conn.ensure_connection(max_retries=2)
         assert conn.transport.driver_type == "redis"
     # Tasks are acknowledged only after they finish, so a worker lost mid-task redelivers it.
-    assert celery_app.conf.task_acks_late and celery_app.conf.task_reject_on_worker_lost
+    assert celery_app.conf.task_acks_late
+    assert celery_app.conf.task_reject_on_worker_lost
 
 
 def test_the_worker_keeps_its_database_connection_between_tasks():

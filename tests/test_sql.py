@@ -29,13 +29,15 @@ def test_select_gives_the_orms_instances_with_their_relations(station, on_shelf)
         Parcel, "t0.id = %s", [parcel.pk], related=("partner", "station", "hand_back")
     )
     assert field_values(found) == field_values(expected)
-    assert isinstance(found.checked_in_at, dt.datetime) and timezone.is_aware(found.checked_in_at)
+    assert isinstance(found.checked_in_at, dt.datetime)
+    assert timezone.is_aware(found.checked_in_at)
     with CaptureQueriesContext(connection) as ctx:
         assert field_values(found.partner) == field_values(expected.partner)
         assert field_values(found.station) == field_values(expected.station)
         assert found.hand_back is None  # a LEFT JOIN on a NULL key
     assert len(ctx.captured_queries) == 0
-    assert found._state.adding is False and found._state.db == "default"
+    assert found._state.adding is False
+    assert found._state.db == "default"
 
 
 def test_select_converts_json_and_orders_and_limits(partner):

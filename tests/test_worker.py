@@ -65,9 +65,11 @@ def test_check_in_sends_one_pickup_notice_even_when_delivered_twice(
     drained()
     with network_scope():
         notice.refresh_from_db()
-    assert notice.status == "sent" and notice.attempts == 1
+    assert notice.status == "sent"
+    assert notice.attempts == 1
     sms = [m for m in LocmemSmsBackend.outbox if m["reference"] == f"notice-{notice.pk}"]
-    assert len(sms) == 1 and parcel.pickup_code in sms[0]["text"]
+    assert len(sms) == 1
+    assert parcel.pickup_code in sms[0]["text"]
 
 
 def test_sweep_and_return_notices_run_on_the_worker(worker, station, on_shelf):
@@ -87,7 +89,8 @@ def test_sweep_and_return_notices_run_on_the_worker(worker, station, on_shelf):
             Parcel.objects.filter(pk__in=[p.pk for p in late]).values_list("status", flat=True)
         ) == {"return_due"}
         returned = Notice.objects.filter(kind="returned")
-        assert returned.count() == 3 and set(returned.values_list("status", flat=True)) == {"sent"}
+        assert returned.count() == 3
+        assert set(returned.values_list("status", flat=True)) == {"sent"}
     assert sum("goes back to" in m["text"] for m in LocmemSmsBackend.outbox) == 3
 
 
@@ -126,7 +129,8 @@ def test_a_webhook_is_delivered_by_the_worker(worker, partner, station, announce
     finally:
         server.shutdown()
         server.server_close()
-    assert len(received) == 1 and parcel.tracking_number.encode() in received[0]
+    assert len(received) == 1
+    assert parcel.tracking_number.encode() in received[0]
     assert WebhookDelivery.objects.get().status == "delivered"
 
 

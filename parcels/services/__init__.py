@@ -13,8 +13,15 @@ which also names the errors the services raise.
 
 from __future__ import annotations
 
-from .. import selectors
-from ..exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable, WrongStatus
+from parcels import selectors
+from parcels.exceptions import (
+    InvalidInput,
+    ParcelError,
+    ParcelNotFound,
+    StationUnavailable,
+    WrongStatus,
+)
+
 from .announce import parcel_add_partner_event, parcel_announce, parcel_cancel
 from .announce_batch import parcels_announce_batch
 from .check_in import parcel_check_in

@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
+from parcels.exceptions import InvalidInput, ParcelNotFound, StationUnavailable
+from parcels.lifecycle import CONFIRMED, PARTNER_PREFIX, TRANSITIONS, transition_into
+from parcels.models import Parcel, ParcelEvent
 from partners.models import Partner
 from stations import earnings
 from stations.models import Station
 
-from ..exceptions import InvalidInput, ParcelNotFound, StationUnavailable
-from ..lifecycle import CONFIRMED, PARTNER_PREFIX, TRANSITIONS, transition_into
-from ..models import Parcel, ParcelEvent
 from . import intake
 from .events import Actor, parcel_events_record
 from .moves import lock, move

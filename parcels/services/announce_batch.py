@@ -10,12 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
+from parcels.exceptions import InvalidInput
+from parcels.lifecycle import TRANSITIONS
+from parcels.models import Parcel
 from partners.models import Partner
 from stations.models import Station
 
-from ..exceptions import InvalidInput
-from ..lifecycle import TRANSITIONS
-from ..models import Parcel
 from . import intake
 from .announce import confirm_unannounced
 from .events import Actor, parcel_events_record

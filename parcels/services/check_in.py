@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
+from parcels import codes, notices, selectors
+from parcels.exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable
+from parcels.models import Parcel, shelf_label
 from partners.models import Partner
 from stations.models import Station, User
 
-from .. import codes, notices, selectors
-from ..exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable
-from ..models import Parcel, shelf_label
 from . import intake
 from .hold import hold_deadline_for
 from .moves import lock, move, wrong_status_error

@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from config import sql
+from parcels.models import Parcel, ParcelEvent
 from partners import webhooks
 from partners.models import Partner
-from stations.models import User
-
-from ..models import Parcel, ParcelEvent
+from stations.models import Station, User
 
 Actor = User | Partner | None  # None: the system itself (a sweep, a task)
 
@@ -36,7 +35,7 @@ def parcel_events_record(
     the caller leaves secrets out. With `at_station=False` the event names no station (an
     upstream event the partner reports from elsewhere). Must run inside the caller's transaction.
     """
-    webhooks.enqueue_parcel_event(parcels, kind, now=occurred_at)
+    webhooks.enqueue_parcel_event(parcels, kind, now=occurred_at, station_slugs=_station_slugs)
     events = [
         ParcelEvent(
             parcel=parcel,
@@ -53,3 +52,14 @@ def parcel_events_record(
     # whole batch.
     sql.insert(events)
     return events
+
+
+def _station_slugs(parcels: Sequence[Parcel]) -> dict[int, str]:
+    """The parcels' station slugs, from the stations they already carry (a hand-over or a
+    check-in has its station at hand), reading only the others."""
+    station_field = type(parcels[0])._meta.get_field("station")
+    slugs = {p.station_id: p.station.slug for p in parcels if station_field.is_cached(p)}
+    missing = {p.station_id for p in parcels} - slugs.keys()
+    if missing:
+        slugs.update(Station.objects.filter(pk__in=missing).values_list("pk", "slug"))
+    return slugs

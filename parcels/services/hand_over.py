@@ -10,13 +10,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config import sql
+from parcels import codes, selectors
+from parcels.exceptions import ParcelNotFound
+from parcels.lifecycle import TRANSITIONS
+from parcels.models import Handover, Parcel
 from stations import earnings
 from stations.models import Station, User
 
-from .. import codes, selectors
-from ..exceptions import ParcelNotFound
-from ..lifecycle import TRANSITIONS
-from ..models import Handover, Parcel
 from .moves import Stale, lock, move
 
 

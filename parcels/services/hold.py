@@ -9,12 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parcels import notices
+from parcels.exceptions import ParcelError, ParcelNotFound, WrongStatus
+from parcels.lifecycle import HOLD_EXTENDED
+from parcels.models import Parcel
 from stations.models import Station
 
-from .. import notices
-from ..exceptions import ParcelError, ParcelNotFound, WrongStatus
-from ..lifecycle import HOLD_EXTENDED
-from ..models import Parcel
 from .events import Actor, parcel_events_record
 from .moves import lock, move
 

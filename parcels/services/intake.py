@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
+from parcels import tracking
+from parcels.exceptions import InvalidInput
+from parcels.models import Parcel
 from partners.models import Partner
 from stations.models import Station
-
-from .. import tracking
-from ..exceptions import InvalidInput
-from ..models import Parcel
 
 
 def normalize_tracking_number(value: str) -> str:

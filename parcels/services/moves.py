@@ -12,12 +12,12 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from config import sql
+from parcels.exceptions import WrongStatus
+from parcels.lifecycle import TRANSITIONS, transition_into
+from parcels.models import Parcel
 from partners.models import Partner
 from stations.models import Station
 
-from ..exceptions import WrongStatus
-from ..lifecycle import TRANSITIONS, transition_into
-from ..models import Parcel
 from .events import Actor, parcel_events_record
 
 

@@ -9,13 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parcels import notices
+from parcels.exceptions import InvalidInput, ParcelNotFound
+from parcels.lifecycle import TRANSITIONS
+from parcels.models import HandBack, Parcel
 from stations import earnings
 from stations.models import Station, User
 
-from .. import notices
-from ..exceptions import InvalidInput, ParcelNotFound
-from ..lifecycle import TRANSITIONS
-from ..models import HandBack, Parcel
 from .events import Actor
 from .moves import lock, move
 

@@ -8,13 +8,13 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from parcels.exceptions import DomainError
+from config.errors import DomainError
+
+from .views.base import error_response
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        from .views.base import error_response
-
         return error_response(exc)
     response = exception_handler(exc, context)
     if response is None:

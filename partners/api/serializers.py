@@ -14,6 +14,7 @@ from rest_framework import serializers
 from parcels import tracking
 from parcels.models import Parcel
 from partners.models import WEBHOOK_EVENTS, WebhookDelivery
+from partners.webhooks import UnsafeUrl, check_url
 
 UPSTREAM_EVENTS = [
     "dispatched",
@@ -288,8 +289,6 @@ class WebhookInput(serializers.Serializer):
     active = StrictBooleanField(required=False, default=True)
 
     def validate_url(self, value: str) -> str:
-        from partners.webhooks import UnsafeUrl, check_url
-
         # The same check as the services' and the admin's; the value kept is the stored form.
         try:
             return check_url(value)

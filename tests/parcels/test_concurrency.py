@@ -47,7 +47,8 @@ def test_eight_clerks_hand_over_the_same_parcel(station, on_shelf, clerk):
         station_id=station.pk,
     )
     assert len(results) == 1
-    assert len(errors) == 7 and {e.code for e in errors} == {"wrong_status"}
+    assert len(errors) == 7
+    assert {e.code for e in errors} == {"wrong_status"}
     with network_scope():
         assert Handover.objects.filter(parcel=parcel).count() == 1
         assert LedgerLine.objects.filter(parcel=parcel).count() == 1
@@ -64,7 +65,8 @@ def test_two_clerks_check_in_the_same_parcel(station, announce, clerk):
         catch=DomainError,
         station_id=station.pk,
     )
-    assert len(results) == 1 and len(errors) == 3
+    assert len(results) == 1
+    assert len(errors) == 3
     assert kinds(parcel).count("parcel.checked_in") == 1
 
 
@@ -101,7 +103,8 @@ def test_hand_over_and_recall_at_once_one_wins(station, on_shelf, clerk, partner
         catch=DomainError,
         station_id=station.pk,
     )
-    assert len(results) == 1 and len(errors) == 5
+    assert len(results) == 1
+    assert len(errors) == 5
     with network_scope():
         final = Parcel.objects.get(pk=parcel.pk)
         paid = LedgerLine.objects.filter(parcel=parcel).count()
@@ -143,7 +146,8 @@ def test_partner_confirmation_races_the_hand_over_and_the_fee_is_paid_once(stati
             catch=DomainError,
             station_id=station.pk,
         )
-        assert len(results) == 2 and not errors
+        assert len(results) == 2
+        assert not errors
         with network_scope():
             lines = list(LedgerLine.objects.filter(parcel=parcel).values_list("kind", "amount"))
             assert Parcel.objects.get(pk=parcel.pk).status == "picked_up"
@@ -164,7 +168,8 @@ def test_two_couriers_hand_back_the_same_parcels(station, on_shelf, clerk):
         catch=DomainError,
         station_id=station.pk,
     )
-    assert len(results) == 1 and len(errors) == 3
+    assert len(results) == 1
+    assert len(errors) == 3
     with network_scope():
         assert LedgerLine.objects.filter(parcel_id__in=ids).count() == 3
 
@@ -182,6 +187,7 @@ def test_cancel_races_check_in(station, announce, clerk, partner):
         catch=DomainError,
         station_id=station.pk,
     )
-    assert len(results) == 1 and len(errors) == 3
+    assert len(results) == 1
+    assert len(errors) == 3
     moves = [k for k in kinds(parcel) if k != "parcel.announced"]
     assert len(moves) == 1

@@ -39,7 +39,8 @@ def test_why_a_scan_cannot_be_handed_over(station, on_shelf, clerk):
         found = counter.parcel_for_hand_over(
             station=station, scan=f" {parcel.pickup_code[:3]} {parcel.pickup_code[3:]}", user_id=1
         )
-        assert found == parcel and found.status == Parcel.Status.AT_STATION
+        assert found == parcel
+        assert found.status == Parcel.Status.AT_STATION
         with pytest.raises(WrongStatus):
             counter.parcel_for_hand_over(station=station, scan=used.pickup_token, user_id=1)
         wrong = "000000" if "000000" not in (parcel.pickup_code, used.pickup_code) else "000001"
@@ -47,7 +48,8 @@ def test_why_a_scan_cannot_be_handed_over(station, on_shelf, clerk):
             counter.parcel_for_hand_over(station=station, scan=wrong, user_id=1)
         with pytest.raises(ParcelNotFound) as scanned:
             counter.parcel_for_hand_over(station=station, scan="c" * 32, user_id=1)
-    assert typed.value.code == "unknown_code" and wrong in str(typed.value)
+    assert typed.value.code == "unknown_code"
+    assert wrong in str(typed.value)
     assert scanned.value.code == "unknown_token"
 
 
@@ -75,7 +77,8 @@ def test_the_page_reads_a_code_as_the_hand_over_does(login, clerk, station, on_s
     page = login(clerk)
     url = reverse("stations:check_out", kwargs={"station_slug": station.slug})
     found = page.post(url, {"credential": typed})
-    assert parcel.tracking_number in found.text and "not the pickup QR code" not in found.text
+    assert parcel.tracking_number in found.text
+    assert "not the pickup QR code" not in found.text
     page.post(url, {"credential": typed, "action": "confirm"})
     with network_scope():
         assert Parcel.objects.get(pk=parcel.pk).status == Parcel.Status.PICKED_UP
@@ -97,7 +100,8 @@ def test_ticked_parcels_of_the_recipient_are_not_looked_up_again(
         reverse("stations:check_out", kwargs={"station_slug": station.slug}),
         {"credential": first.pickup_code, "action": "confirm", "also": [second.pk, 10**9]},
     )
-    assert first.tracking_number in page.text and second.tracking_number in page.text
+    assert first.tracking_number in page.text
+    assert second.tracking_number in page.text
     with network_scope():
         methods = dict(Handover.objects.values_list("parcel_id", "method"))
     assert methods == {first.pk: Handover.Method.CODE, second.pk: Handover.Method.TOKEN}

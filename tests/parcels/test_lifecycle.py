@@ -112,9 +112,11 @@ def test_check_in_announced_parcel(station, partner, announce, clerk):
             station=station, tracking_number=parcel.tracking_number.lower(), actor=clerk
         )
     assert parcel.status == Parcel.Status.AT_STATION
-    assert parcel.shelf_slot == 1 and parcel.shelf_label == "A-01"
+    assert parcel.shelf_slot == 1
+    assert parcel.shelf_label == "A-01"
     assert len(parcel.pickup_token) >= 22  # >= 128 bits, URL-safe base64
-    assert parcel.pickup_code.isdigit() and len(parcel.pickup_code) == 6
+    assert parcel.pickup_code.isdigit()
+    assert len(parcel.pickup_code) == 6
     assert parcel.checked_in_at >= before
     # Deadline: end of the station's local day, the partner's hold days later.
     local = parcel.hold_deadline.astimezone(station.tzinfo)
@@ -540,7 +542,8 @@ def test_a_partner_cannot_recall_or_cancel_another_partners_parcel(
             services.parcel_mark_return_due(parcel=shelved, reason="recalled", actor=other_partner)
         with pytest.raises(ParcelNotFound):
             services.parcel_cancel(parcel=announced, actor=other_partner)
-    assert reload(shelved).status == "at_station" and reload(announced).status == "announced"
+    assert reload(shelved).status == "at_station"
+    assert reload(announced).status == "announced"
 
 
 def test_finished_parcel_of_another_partner_does_not_make_check_in_ambiguous(

@@ -81,7 +81,8 @@ def test_a_short_hold_skips_reminders_already_in_the_past(announce, clerk, partn
             station=station, tracking_number=parcel.tracking_number, actor=clerk
         )
     kinds = {kind for kind, _channel in notices_of(parcel)}
-    assert "pickup" in kinds and "reminder" not in kinds
+    assert "pickup" in kinds
+    assert "reminder" not in kinds
 
 
 def test_pickup_notice_is_sent_in_the_buyers_language(station, on_shelf):
@@ -89,10 +90,12 @@ def test_pickup_notice_is_sent_in_the_buyers_language(station, on_shelf):
     send_all_due()
     [sms] = LocmemSmsBackend.outbox
     assert sms["to"] == "+6591234567"
-    assert "取件码" in sms["text"] and parcel.pickup_code in sms["text"]
+    assert "取件码" in sms["text"]
+    assert parcel.pickup_code in sms["text"]
     assert f"/p/{parcel.pickup_token}/" in sms["text"]
     [email] = mail.outbox
-    assert email.to == ["mei@example.com"] and station.name in email.subject
+    assert email.to == ["mei@example.com"]
+    assert station.name in email.subject
     assert parcel.pickup_code in email.body
     assert {n.status for n in notices_of(parcel).values() if n.kind == "pickup"} == {"sent"}
 
@@ -142,7 +145,8 @@ def test_transient_failures_retry_with_backoff_then_fail_for_good(station, on_sh
             if status == "pending":
                 delays.append(round((notice.due_at - now).total_seconds() / 60))
                 now = notice.due_at  # the sweep retries it when it falls due
-        assert status == "failed" and notice.attempts == notices.MAX_ATTEMPTS
+        assert status == "failed"
+        assert notice.attempts == notices.MAX_ATTEMPTS
     assert delays == [1, 2, 4, 8, 16]
     assert notice.last_error == "SmsError: gateway unreachable: TimeoutError"
     assert "+65" not in notice.last_error

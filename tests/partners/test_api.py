@@ -67,7 +67,8 @@ def test_announce_then_repeat_returns_the_same_parcel(api, station):
         station.slug,
     )
     again = api.post("/api/v1/parcels/", announce_body(station), format="json")
-    assert again.status_code == 200 and again.json()["tracking_number"] == "SP0001SG"
+    assert again.status_code == 200
+    assert again.json()["tracking_number"] == "SP0001SG"
     assert parcels_in_db() == 1
 
 
@@ -94,7 +95,8 @@ def test_bad_input_is_400_with_field_messages_and_writes_nothing(api, station):
 def test_announcing_to_an_inactive_station_is_409(api):
     closed = make_station("Closed", status=Station.Status.SUSPENDED)
     response = api.post("/api/v1/parcels/", announce_body(closed), format="json")
-    assert response.status_code == 409 and response.json()["code"] == "station_inactive"
+    assert response.status_code == 409
+    assert response.json()["code"] == "station_inactive"
 
 
 def test_idempotency_key_replays_the_first_response(api, station):
@@ -102,11 +104,13 @@ def test_idempotency_key_replays_the_first_response(api, station):
     first = api.post("/api/v1/parcels/", announce_body(station), format="json", headers=headers)
     second = api.post("/api/v1/parcels/", announce_body(station), format="json", headers=headers)
     assert (first.status_code, second.status_code) == (201, 201)
-    assert second["Idempotent-Replayed"] == "true" and second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
     other = api.post(
         "/api/v1/parcels/", announce_body(station, "SP0002SG"), format="json", headers=headers
     )
-    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
     assert parcels_in_db() == 1
 
 
@@ -152,7 +156,8 @@ def test_batch_reports_each_item_and_failed_items_leave_nothing(api, station, ot
 def test_batch_of_more_than_1000_is_refused(api, station):
     items = [announce_body(station, f"N{i}") for i in range(1001)]
     response = api.post("/api/v1/parcels/batch/", {"parcels": items}, format="json")
-    assert response.status_code == 400 and "parcels" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "parcels" in response.json()["errors"]
     assert parcels_in_db() == 0
 
 
@@ -176,7 +181,8 @@ def test_list_pages_with_a_cursor_and_filters(api, station, announce, on_shelf):
         announce(station)
     shelved = on_shelf(station)
     page = api.get("/api/v1/parcels/", {"page_size": 2}).json()
-    assert len(page["results"]) == 2 and page["next"]
+    assert len(page["results"]) == 2
+    assert page["next"]
     seen = [r["tracking_number"] for r in page["results"]]
     while page["next"]:
         page = api.get(page["next"]).json()
@@ -201,10 +207,12 @@ def test_cancel_is_409_once_on_the_shelf_and_recall_works(api, station, announce
         {"note": "wrong address"},
         format="json",
     )
-    assert recalled.status_code == 200 and recalled.json()["status"] == "return_due"
+    assert recalled.status_code == 200
+    assert recalled.json()["status"] == "return_due"
     announced = announce(station)
     cancelled = api.post(api_url(announced, "cancel"))
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
 
 
 def test_upstream_events_show_on_the_buyers_timeline(api, client, station, on_shelf):
@@ -228,7 +236,8 @@ def test_upstream_events_show_on_the_buyers_timeline(api, client, station, on_sh
         {"kind": "dispatched", "occurred_at": "2999-01-01T00:00:00Z"},
         format="json",
     )
-    assert future.status_code == 400 and "occurred_at" in future.json()["errors"]
+    assert future.status_code == 400
+    assert "occurred_at" in future.json()["errors"]
 
 
 # --- stations and invoices ----------------------------------------------------------------------
@@ -246,7 +255,8 @@ def test_stations_near_a_point_nearest_first_with_free_capacity(api, partner, on
     response = api.get("/api/v1/stations/", {"near": "1.2852,103.8316", "radius_km": "3"})
     rows = response.json()["results"]
     assert [r["slug"] for r in rows] == ["here", "near"]
-    assert rows[0]["free_capacity"] == 8 and rows[1]["free_capacity"] == 5
+    assert rows[0]["free_capacity"] == 8
+    assert rows[1]["free_capacity"] == 5
     assert rows[0]["distance_km"] < 0.01 < rows[1]["distance_km"] < 1.2
     assert api.get("/api/v1/stations/", {"near": "north"}).status_code == 400
 
@@ -287,10 +297,12 @@ def test_throttled_per_key(api, monkeypatch):
 
 def test_docs_and_schema_work_offline(client):
     schema = client.get("/api/v1/schema/")
-    assert schema.status_code == 200 and b"Stationkeeper partner API" in schema.content
+    assert schema.status_code == 200
+    assert b"Stationkeeper partner API" in schema.content
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
-    assert "cdn" not in docs.text.lower() and "/static/drf_spectacular_sidecar/" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert "/static/drf_spectacular_sidecar/" in docs.text
 
 
 @pytest.mark.parametrize(
@@ -362,7 +374,8 @@ def test_concurrent_repeats_with_one_idempotency_key_do_the_work_once(partner, m
 
     codes = race(4, post).results
     assert WebhookEndpoint.objects.count() == 1
-    assert codes.count(201) >= 1 and set(codes) <= {201, 409}
+    assert codes.count(201) >= 1
+    assert set(codes) <= {201, 409}
 
 
 # A NUL character cannot reach a lookup: PostgreSQL cannot compare text with it.

@@ -293,7 +293,8 @@ def test_a_batch_that_is_not_a_list_is_still_refused_whole(api):
     for parcels in ({"a": 1}, "SP1", None, []):
         response = api.post("/api/v1/parcels/batch/", {"parcels": parcels}, format="json")
         assert response.status_code == 400
-        assert response.json()["code"] == "invalid" and "parcels" in response.json()["errors"]
+        assert response.json()["code"] == "invalid"
+        assert "parcels" in response.json()["errors"]
 
 
 def test_the_batch_service_refuses_what_the_database_would_for_any_caller(partner, station):
@@ -381,7 +382,8 @@ def test_the_cursors_we_give_out_still_page(api, station, announce):
         announce(station)
     first = api.get("/api/v1/parcels/", {"page_size": 2}).json()
     second = api.get(first["next"]).json()
-    assert len(first["results"]) == 2 and len(second["results"]) == 1
+    assert len(first["results"]) == 2
+    assert len(second["results"]) == 1
     back = api.get(second["previous"]).json()
     assert [p["tracking_number"] for p in back["results"]] == [
         p["tracking_number"] for p in first["results"]
@@ -400,7 +402,8 @@ def test_a_page_size_inside_the_range_is_used(api, station, announce):
         announce(station)
     response = api.get("/api/v1/parcels/", {"page_size": "2"})
     assert response.status_code == 200
-    assert len(response.json()["results"]) == 2 and response.json()["next"]
+    assert len(response.json()["results"]) == 2
+    assert response.json()["next"]
 
 
 def test_text_padded_past_its_limit_is_refused_as_the_schema_says(api, station, announce):

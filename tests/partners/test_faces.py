@@ -70,8 +70,10 @@ def test_a_redelivery_is_the_same_message_due_now_and_queues_the_worker(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.FAILED)
     with django_capture_on_commit_callbacks() as callbacks:
         again = services.webhook_delivery_redeliver(delivery=delivery)
-    assert again.pk != delivery.pk and again.message_id == delivery.message_id
-    assert again.status == WebhookDelivery.Status.PENDING and again.due_at <= timezone.now()
+    assert again.pk != delivery.pk
+    assert again.message_id == delivery.message_id
+    assert again.status == WebhookDelivery.Status.PENDING
+    assert again.due_at <= timezone.now()
     assert len(callbacks) == 1  # the worker is asked once the redelivery is committed
 
 
@@ -160,7 +162,7 @@ def test_stations_near_keeps_to_the_radius_and_the_limit(db):
 def test_free_capacity_counts_every_partners_parcels(station, partner, other_partner, on_shelf):
     on_shelf(station)
     with partner_scope(other_partner.pk):
-        listed = selectors.stations_listed(rows=[(None, station)])
+        listed = parcel_selectors.stations_listed(rows=[(None, station)])
     assert listed[0]["free_capacity"] == station.capacity - 1
     assert listed[0]["distance_km"] is None
 

@@ -120,7 +120,8 @@ def test_a_repeat_gets_the_first_response_byte_for_byte_and_does_nothing(
     assert repeat.status_code == first.status_code
     assert repeat.content == first.content
     assert repeat["Content-Type"] == first["Content-Type"]
-    assert repeat["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
+    assert repeat["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
     assert state(partner) == after_first
 
 
@@ -153,10 +154,12 @@ def test_a_key_is_per_request_and_refused_requests_are_not_kept(api, station, ev
     assert bad.status_code == 400
     # The refusal was not stored: the corrected request may use the same key.
     ok = api.post("/api/v1/parcels/", announce_body(station), format="json", headers=headers)
-    assert ok.status_code == 201 and not ok.has_header("Idempotent-Replayed")
+    assert ok.status_code == 201
+    assert not ok.has_header("Idempotent-Replayed")
     url, body = every_post["webhooks_create"]
     other = api.post(url, body, format="json", headers=headers)
-    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
 
 
 def claim_in_progress(partner, key, body, url, *, locked_until):
@@ -212,9 +215,11 @@ def test_a_key_whose_request_died_is_taken_over_after_its_lease(api, partner, st
     headers = {"Idempotency-Key": "died"}
     raw = json.dumps(body)
     response = api.post("/api/v1/parcels/", raw, content_type="application/json", headers=headers)
-    assert response.status_code == 201 and not response.has_header("Idempotent-Replayed")
+    assert response.status_code == 201
+    assert not response.has_header("Idempotent-Replayed")
     replay = api.post("/api/v1/parcels/", raw, content_type="application/json", headers=headers)
-    assert replay["Idempotent-Replayed"] == "true" and replay.content == response.content
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.content == response.content
     # The request that died, finishing late after all, does not overwrite the answer given.
     assert not idempotency.idempotency_record_finish(
         record=record, status_code=200, content=b"{}", content_type="application/json"
@@ -258,7 +263,8 @@ def test_a_key_longer_than_255_characters_is_400(api, station):
         format="json",
         headers={"Idempotency-Key": "k" * 256},
     )
-    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
 
 
 def test_keys_are_per_partner(api, other_api):
@@ -267,7 +273,8 @@ def test_keys_are_per_partner(api, other_api):
     mine = api.post("/api/v1/webhooks/", body, format="json", headers=headers)
     theirs = other_api.post("/api/v1/webhooks/", body, format="json", headers=headers)
     assert (mine.status_code, theirs.status_code) == (201, 201)
-    assert not theirs.has_header("Idempotent-Replayed") and theirs.json()["id"] != mine.json()["id"]
+    assert not theirs.has_header("Idempotent-Replayed")
+    assert theirs.json()["id"] != mine.json()["id"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -296,7 +303,8 @@ def test_a_request_still_running_past_its_lease_is_not_run_twice(partner):
     thread.start()
     thread.join(timeout=30)
     [(seen, taken)] = outcome
-    assert not taken and seen.status_code == 0  # in progress, not taken over
+    assert not taken
+    assert seen.status_code == 0
     assert idempotency.idempotency_record_finish(
         record=record, status_code=201, content=b'{"ok":true}', content_type="application/json"
     )
@@ -305,7 +313,8 @@ def test_a_request_still_running_past_its_lease_is_not_run_twice(partner):
     thread.start()
     thread.join(timeout=30)
     [(seen, taken)] = outcome
-    assert not taken and seen.status_code == 201  # answered: a repeat gets it replayed
+    assert not taken
+    assert seen.status_code == 201
 
 
 @pytest.mark.django_db(transaction=True)
@@ -329,5 +338,6 @@ def test_a_key_given_up_while_a_repeat_reads_it_is_claimed_again(partner, monkey
         partner=partner, key="gone", request_hash="h", now=timezone.now()
     )
     monkeypatch.undo()
-    assert claimed and record.status_code == 0
+    assert claimed
+    assert record.status_code == 0
     idempotency.idempotency_record_release(record=record)

@@ -46,24 +46,28 @@ def test_every_answer_says_the_limit_and_what_is_left(api, other_api, rate):
     assert first["RateLimit-Remaining"] == str(LIMIT - 1)
     assert "Retry-After" not in first
     missing = api.get("/api/v1/parcels/NOSUCHPARCEL/")  # errors count and say so too
-    assert missing.status_code == 404 and missing["RateLimit-Remaining"] == str(LIMIT - 2)
+    assert missing.status_code == 404
+    assert missing["RateLimit-Remaining"] == str(LIMIT - 2)
     for _ in range(LIMIT - 2):
         api.get("/api/v1/parcels/")
     over = api.get("/api/v1/parcels/")
     assert over.status_code == 429
     assert over.json()["code"] == "throttled"
-    assert over["RateLimit-Limit"] == str(LIMIT) and over["RateLimit-Remaining"] == "0"
+    assert over["RateLimit-Limit"] == str(LIMIT)
+    assert over["RateLimit-Remaining"] == "0"
     # The clock stands 30 s into its minute: the window ends in 30 s.
     assert over["Retry-After"] == "30"
     # Another key has its own count.
     theirs = other_api.get("/api/v1/parcels/")
-    assert theirs.status_code == 200 and theirs["RateLimit-Remaining"] == str(LIMIT - 1)
+    assert theirs.status_code == 200
+    assert theirs["RateLimit-Remaining"] == str(LIMIT - 1)
 
 
 @pytest.mark.django_db
 def test_a_request_without_a_key_has_no_rate_headers(rate):
     response = APIClient().get("/api/v1/parcels/")
-    assert response.status_code == 401 and "RateLimit-Limit" not in response
+    assert response.status_code == 401
+    assert "RateLimit-Limit" not in response
 
 
 @pytest.mark.django_db

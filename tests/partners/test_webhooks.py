@@ -180,9 +180,11 @@ def test_an_endpoint_failing_for_a_day_is_switched_off_and_the_partner_told(
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("failed", len(webhooks.RETRY_SCHEDULE) + 1)
     endpoint = WebhookEndpoint.objects.get(pk=created["id"])
-    assert not endpoint.active and "every attempt for a day failed" in endpoint.disabled_reason
+    assert not endpoint.active
+    assert "every attempt for a day failed" in endpoint.disabled_reason
     [email] = mail.outbox
-    assert email.to == ["tech@swiftpost.example"] and hook.url in email.body
+    assert email.to == ["tech@swiftpost.example"]
+    assert hook.url in email.body
     # Fixed: switch it on again and redeliver.
     api.patch(f"/api/v1/webhooks/{created['id']}/", {"active": True}, format="json")
     hook.answers = []
@@ -200,9 +202,8 @@ def test_https_is_required_outside_tests(api, settings):
         {"url": "http://partner.example/hook", "events": ["parcel.picked_up"]},
         format="json",
     )
-    assert response.status_code == 400 and response.json()["errors"] == {
-        "url": ["Use an https:// URL."]
-    }
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"url": ["Use an https:// URL."]}
 
 
 def test_the_outbox_row_is_written_with_the_change_or_not_at_all(api, station, announce, receiver):
@@ -211,10 +212,15 @@ def test_the_outbox_row_is_written_with_the_change_or_not_at_all(api, station, a
     hook = receiver()
     api.post("/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.cancelled"]}, format="json")
     parcel = announce(station)
-    with network_scope(), pytest.raises(RuntimeError), transaction.atomic():
-        services.parcel_cancel(parcel=parcel, actor=None)
-        assert WebhookDelivery.objects.count() == 1  # written inside the change's transaction
-        raise RuntimeError("the change fails after the move")
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            services.parcel_cancel(parcel=parcel, actor=None)
+            assert WebhookDelivery.objects.count() == 1  # written inside the change's transaction
+            raise RuntimeError("the change fails after the move")
+
+    with network_scope(), pytest.raises(RuntimeError, match="the change fails after the move"):
+        change_then_fail()
     assert not WebhookDelivery.objects.exists()  # ... and gone with it
     with network_scope():
         services.parcel_cancel(parcel=parcel, actor=None)
@@ -255,7 +261,8 @@ def test_private_addresses_and_plain_http_are_refused(api, settings, url):
     response = api.post(
         "/api/v1/webhooks/", {"url": url, "events": ["parcel.picked_up"]}, format="json"
     )
-    assert response.status_code == 400 and "url" in response.json()["errors"]
+    assert response.status_code == 400
+    assert "url" in response.json()["errors"]
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -335,12 +342,11 @@ def test_a_host_rebound_to_a_local_address_after_the_check_is_not_called(
     run_due()
     assert hook.received == []  # the local server was never reached
     assert asked == ["rebind.test.example"]  # resolved once, for the check
-    assert (
-        PUBLIC_ADDRESS in connected
-        and "127.0.0.1" not in connected[connected.index(PUBLIC_ADDRESS) :]
-    )
+    assert PUBLIC_ADDRESS in connected
+    assert "127.0.0.1" not in connected[connected.index(PUBLIC_ADDRESS) :]
     delivery = WebhookDelivery.objects.get()
-    assert delivery.status == "pending" and "ConnectionRefusedError" in delivery.last_error
+    assert delivery.status == "pending"
+    assert "ConnectionRefusedError" in delivery.last_error
 
 
 def test_a_host_resolving_to_a_local_address_at_send_time_fails_for_good(
@@ -443,7 +449,8 @@ def test_https_to_a_name_the_certificate_does_not_cover_is_refused(
     run_due()
     delivery = WebhookDelivery.objects.get()
     assert tls_receiver.received == []
-    assert delivery.status == "pending" and "SSLCertVerificationError" in delivery.last_error
+    assert delivery.status == "pending"
+    assert "SSLCertVerificationError" in delivery.last_error
 
 
 # --- one check of a webhook URL -----------------------------------------------------------------
@@ -458,7 +465,8 @@ def test_a_host_name_too_long_for_dns_is_a_field_error(api, partner, settings, p
     created = api.post(
         "/api/v1/webhooks/", {"url": url, "events": ["parcel.picked_up"]}, format="json"
     )
-    assert created.status_code == 400 and list(created.json()["errors"]) == ["url"]
+    assert created.status_code == 400
+    assert list(created.json()["errors"]) == ["url"]
     assert not WebhookEndpoint.objects.exists()
 
     endpoint = WebhookEndpoint.objects.create(
@@ -466,7 +474,8 @@ def test_a_host_name_too_long_for_dns_is_a_field_error(api, partner, settings, p
     )
     n = endpoint.pk
     updated = api.patch(f"/api/v1/webhooks/{n}/", {"url": url}, format="json")
-    assert updated.status_code == 400 and list(updated.json()["errors"]) == ["url"]
+    assert updated.status_code == 400
+    assert list(updated.json()["errors"]) == ["url"]
     assert WebhookEndpoint.objects.get(pk=n).url == "https://partner.example/h"
 
 

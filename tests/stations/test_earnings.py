@@ -91,7 +91,8 @@ def test_closing_a_month_twice_gives_one_statement_with_the_sum_of_its_lines(
     assert st.total == line_sum
     mine = next(m for m in mail.outbox if m.to == [owner.email])
     assert len(mail.outbox) == 2  # one per statement, each to its station's owners
-    assert "October 2026" in mine.subject and "SGD 1.72" in mine.body
+    assert "October 2026" in mine.subject
+    assert "SGD 1.72" in mine.body
 
 
 def test_the_beat_task_closes_last_month_from_the_second(monkeypatch):
@@ -117,9 +118,13 @@ def test_earnings_page_shows_totals_partners_lines_and_statements(
         payout_reference="TRX-1",
     )
     page = login(owner).get(reverse("stations:earnings", args=[station.slug])).text
-    assert "SGD 0.45" in page and "SwiftPost" in page and parcel.tracking_number in page
-    assert "October 2026" in page and "Paid" in page
-    assert '<rect x="' in page and "<title>" in page  # the 30-day chart
+    assert "SGD 0.45" in page
+    assert "SwiftPost" in page
+    assert parcel.tracking_number in page
+    assert "October 2026" in page
+    assert "Paid" in page
+    assert '<rect x="' in page
+    assert "<title>" in page
 
 
 def test_csv_export_lists_every_line(login, station, owner, partner, on_shelf, clerk):
@@ -160,7 +165,8 @@ def test_earnings_page_query_count_does_not_grow_with_lines(login, owner, partne
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(reverse("stations:earnings", args=[station.slug])).status_code == 200
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] and counts[1] <= 12, counts
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 12, counts
 
 
 def test_admin_adds_a_correction_and_marks_a_statement_paid(
@@ -192,7 +198,8 @@ def test_admin_adds_a_correction_and_marks_a_statement_paid(
             "reason": "",
         },
     )
-    assert empty.status_code == 200 and "This field is required" in empty.text
+    assert empty.status_code == 200
+    assert "This field is required" in empty.text
     st = Statement.objects.create(
         station=station, month=dt.date(2026, 10, 1), currency="SGD", total=100
     )
@@ -207,7 +214,8 @@ def test_admin_adds_a_correction_and_marks_a_statement_paid(
         },
     )
     st.refresh_from_db()
-    assert st.is_paid and st.payout_reference == "DBS-2026-11-02-0042"
+    assert st.is_paid
+    assert st.payout_reference == "DBS-2026-11-02-0042"
     page = login(owner).get(reverse("stations:statement", args=[station.slug, st.pk])).text
     assert "DBS-2026-11-02-0042" in page
 

@@ -57,7 +57,8 @@ def test_application_errors_show_next_to_the_field_and_keep_the_input(login, out
 
 def test_applying_needs_an_account(client):
     response = client.get(reverse("station_apply"))
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
 
 
 def test_admin_approval_emails_the_owner(
@@ -74,7 +75,8 @@ def test_admin_approval_emails_the_owner(
     station.refresh_from_db()
     assert station.status == "active"
     [email] = mail.outbox
-    assert email.to == [outsider.email] and "is approved" in email.subject
+    assert email.to == [outsider.email]
+    assert "is approved" in email.subject
     assert f"/s/{station.slug}/" in email.body
 
 
@@ -101,7 +103,8 @@ def test_admin_rejection_requires_a_reason_and_emails_it(
     [email] = mail.outbox
     assert "The address is a car park." in email.body
     page = login(outsider).get(reverse("stations:dashboard", args=[station.slug]))
-    assert "was not approved" in page.text and "car park" in page.text
+    assert "was not approved" in page.text
+    assert "car park" in page.text
 
 
 def test_dashboard_figures_and_earnings_for_owners_only(
@@ -120,9 +123,11 @@ def test_dashboard_figures_and_earnings_for_owners_only(
     assert figures["Due back to couriers"] == "1"
     assert figures["Checked in today"] == "3"
     assert figures["Handed over today"] == "1"
-    assert "SGD 0.45" in page.text and "Earned this month" in page.text
+    assert "SGD 0.45" in page.text
+    assert "Earned this month" in page.text
     clerk_page = login(clerk).get(reverse("stations:dashboard", args=[station.slug]))
-    assert "Earned this month" not in clerk_page.text and "SGD" not in clerk_page.text
+    assert "Earned this month" not in clerk_page.text
+    assert "SGD" not in clerk_page.text
     assert "Staff" not in clerk_page.text
 
 
@@ -157,7 +162,8 @@ def test_invite_a_clerk_who_signs_up_and_joins(
     assert Invitation.objects.get().accepted_by == user
     # The link works once.
     again = client.post(link, follow=True)
-    assert Membership.objects.filter(user=user).count() == 1 and again.status_code == 200
+    assert Membership.objects.filter(user=user).count() == 1
+    assert again.status_code == 200
 
 
 def test_invitation_for_someone_else_is_refused(login, station, owner, outsider):
@@ -201,8 +207,10 @@ def test_settings_change_hours_phone_and_capacity(login, station, owner):
     )
     assert "Settings saved." in response.text
     station.refresh_from_db()
-    assert station.capacity == 75 and str(station.phone) == "+6563334444"
-    assert "0" not in station.opening_hours and station.opening_hours["1"] == [["10:00", "22:00"]]
+    assert station.capacity == 75
+    assert str(station.phone) == "+6563334444"
+    assert "0" not in station.opening_hours
+    assert station.opening_hours["1"] == [["10:00", "22:00"]]
 
 
 def test_capacity_cannot_go_below_the_parcels_on_the_shelf(login, station, owner, on_shelf):
@@ -251,7 +259,8 @@ def test_station_emails_are_sent_once_and_not_html_escaped(station, owner):
     send_station_decision(station.pk)  # the task delivered twice
     [email] = mail.outbox
     assert email.subject == "O'Brien & Sons is approved"
-    assert "&amp;" not in email.body and "&#x27;" not in email.body
+    assert "&amp;" not in email.body
+    assert "&#x27;" not in email.body
 
 
 def test_view_only_admins_cannot_run_station_actions(client, station):

@@ -12,12 +12,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import DomainError, InvalidInput
 from parcels import selectors
-from parcels.exceptions import DomainError, InvalidInput, ParcelNotFound
+from parcels.exceptions import ParcelNotFound
 from parcels.models import Parcel
+from partners.api import serializers as s
 from partners.authentication import PartnerScopedMixin
-
-from .. import serializers as s
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: `errors` says what to fix."),

@@ -1,5 +1,5 @@
 """The partner API's invoice: what the partner owes the stations for a month. The view parses
-`month`; the sums are partners.selectors.invoice_for, shared with the stations' statements."""
+`month`; the sums are stations.selectors.invoice_for, shared with the stations' statements."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from partners import selectors
+from partners.api import serializers as s
+from stations import selectors
 
-from .. import serializers as s
 from .base import ERRORS, PartnerAPIView
 
 # What the schema promises for `month`, and what the view checks (fullmatch).
@@ -44,7 +44,8 @@ class InvoiceView(PartnerAPIView):
             # strptime alone would also take "2026-1" and " 2026-01".
             if not re.fullmatch(MONTH_PATTERN.strip("^$"), month, flags=re.ASCII):
                 raise ValueError
-            first = dt.datetime.strptime(month, "%Y-%m").date()
+            year, number = month.split("-")
+            first = dt.date(int(year), int(number), 1)
             if not 2000 <= first.year <= 2100:
                 raise ValueError
         except ValueError:

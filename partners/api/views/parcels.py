@@ -17,13 +17,13 @@ from rest_framework.response import Response
 
 from parcels import selectors, services
 from parcels.models import Parcel
+from partners.api import serializers as s
+from partners.api.idempotency import idempotent
+from partners.api.pagination import CheckedCursorPagination
+from partners.api.schema import EMPTY_IS_NONE
 from stations import selectors as station_selectors
 from stations.models import Station
 
-from .. import serializers as s
-from ..idempotency import idempotent
-from ..pagination import CheckedCursorPagination
-from ..schema import EMPTY_IS_NONE
 from .base import ERRORS, PartnerAPIView, cursor_parameter, page_responses, validated
 
 

@@ -10,12 +10,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from partners import selectors as partner_selectors
+from parcels import selectors as parcel_selectors
+from partners.api import serializers as s
+from partners.api.pagination import CheckedCursorPagination
 from stations import selectors
 from stations.models import Station
 
-from .. import serializers as s
-from ..pagination import CheckedCursorPagination
 from .base import PartnerAPIView, cursor_parameter, page_responses
 
 # What the schema promises for `near`, and what the view checks (fullmatch).
@@ -67,7 +67,7 @@ class StationListView(PartnerAPIView):
             paginator = StationPagination()
             page = paginator.paginate_queryset(selectors.stations_active(), request, view=self)
             rows = [(None, st) for st in page]
-        data = partner_selectors.stations_listed(rows=rows)
+        data = parcel_selectors.stations_listed(rows=rows)
         results = s.StationOutput(data, many=True).data
         if near is not None:
             return Response({"next": None, "previous": None, "results": results})

@@ -10,11 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from partners import selectors, services
+from partners.api import serializers as s
+from partners.api.idempotency import idempotent
+from partners.api.pagination import CheckedCursorPagination
 from partners.models import WebhookDelivery, WebhookEndpoint
 
-from .. import serializers as s
-from ..idempotency import idempotent
-from ..pagination import CheckedCursorPagination
 from .base import ERRORS, PartnerAPIView, cursor_parameter, found, validated
 
 
