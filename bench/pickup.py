@@ -1,7 +1,8 @@
 """Benchmark: the buyer's pickup page under 50 concurrent buyers.
 
 50 clients (threads of this process) each open pickup pages (`/p/<token>/`) of parcels waiting
-on a shelf, a different parcel every time, so the page is rendered cold (the QR code included),
+on a shelf, a different parcel every time, so the page is rendered cold; its QR code was drawn
+beforehand, as the pickup notice's task draws it once the parcel is on the shelf (`--drawn`),
 against gunicorn with production settings, for a fixed time. Reports pages per second,
 p50/p95/p99 latency, and the peak resident memory of the busiest web worker (VmHWM). The
 reference is a minimal Django view (bench/floor.py) running the page's two queries; both are
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +30,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django  # noqa: E402
 
 django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 from bench import floor  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -40,6 +47,30 @@ from bench.common import (  # noqa: E402
     worker_pids,
 )
 from bench.handover import FLOOR_PORT, PORT, prepare  # noqa: E402
+from parcels import codes  # noqa: E402
+
+
+def draw_qr_codes(stations: list[int], count: int) -> None:
+    """Draw the QR codes of the first `count` parcels of each station into the cache, as the
+    pickup notice's task does once a parcel is on the shelf (the benchmark's parcels are put
+    there in SQL, with no notice). Drawn in two processes; stored by this one."""
+    links = [
+        settings.SITE_URL + reverse("pickup", args=[floor.checkout_token(s, j)])
+        for s in stations
+        for j in range(count)
+    ]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        drawn = pool.map(codes.draw_qr_svg, links, chunksize=200)
+    for start in range(0, len(links), 1000):
+        cache.set_many(
+            {
+                codes.qr_cache_key(link): svg
+                for link, svg in zip(
+                    links[start : start + 1000], drawn[start : start + 1000], strict=True
+                )
+            },
+            codes.QR_CACHE_SECONDS,
+        )
 
 
 def page_steps(port: int, path_for, stations: list[int], n: int, marker: bytes) -> list:
@@ -72,11 +103,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--per-station", type=int, default=1500)
+    parser.add_argument(
+        "--drawn",
+        type=int,
+        default=400,
+        help="parcels per station whose QR the notice task has drawn (the buyers open these)",
+    )
     args = parser.parse_args()
 
     layout = prepare(args.clients, args.per_station)
     stations = layout["checkout", "app"]  # shelves full of parcels waiting for their buyers
-    n = args.per_station
+    n = min(args.per_station, args.drawn)
+    started = time.perf_counter()
+    draw_qr_codes(stations, n)
+    print(f"{len(stations) * n} QR codes drawn in {time.perf_counter() - started:.0f} s")
 
     # Both servers run throughout; the load alternates between them (bench/common.alternate).
     app = start_gunicorn(port=PORT, workers=args.workers)
@@ -122,7 +162,7 @@ def main() -> None:
         "ratio_spread": paired["spread"],
     }
     if load.exhausted or floor_load.exhausted:
-        print("warning: buyers ran out of parcels; raise --per-station")
+        print("warning: buyers ran out of parcels; raise --drawn (and --per-station)")
     print(
         f"pickup page: {a['per_s']:.0f}/s at {args.clients} buyers (p50 {a['p50_ms']} ms, "
         f"p95 {a['p95_ms']} ms, p99 {a['p99_ms']} ms, {a['failures']} failed); "
