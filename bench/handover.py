@@ -181,13 +181,14 @@ _INSERT_PARCELS = """
         %(partner)s, %(station)s, %(tracking)s || lpad(j::text, 6, '0'),
         'Bench Buyer', '+659' || lpad(((%(station)s * 7919 + j) %% 10000000)::text, 7, '0'),
         right(lpad(((%(station)s * 7919 + j) %% 10000000)::text, 7, '0'), 4),
-        '', 'en', %(status)s, '',
-        CASE WHEN %(status)s = 'at_station' THEN j + 1 END,
-        CASE WHEN %(status)s = 'at_station' THEN 'bench' || md5(%(station)s || '-' || j) END,
-        CASE WHEN %(status)s = 'at_station' THEN lpad(j::text, 6, '0') END,
-        CASE WHEN %(status)s = 'at_station' THEN now() + interval '3 days' END,
+        '', 'en', %(status)s::varchar, '',
+        CASE WHEN %(status)s::varchar = 'at_station' THEN j + 1 END,
+        CASE WHEN %(status)s::varchar = 'at_station'
+            THEN 'bench' || md5(%(station)s || '-' || j) END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN lpad(j::text, 6, '0') END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN now() + interval '3 days' END,
         false, now() - interval '1 day',
-        CASE WHEN %(status)s = 'at_station' THEN now() - interval '1 hour' END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN now() - interval '1 hour' END,
         now() - interval '1 day', now() - interval '1 day'
     FROM generate_series(0, %(count)s - 1) AS j
 """

@@ -1,11 +1,12 @@
 """Reads, inserts and updates for the station counter's hottest statements, without the ORM's
 query building.
 
-Profiling a check-out (bench/profile.py) showed the ORM spending 300 to 850 µs of CPU compiling
-each statement and building its objects, against about 100 µs for the same statement sent
-through the cursor. These helpers send plain, portable SQL (PostgreSQL and SQLite) whose column
-lists come from the models' own metadata, so a new field needs no change here, and they return
-ordinary model instances, with the same database converters the ORM applies.
+Profiling a check-out (bench/profile.py) showed the ORM spending several times more CPU
+compiling each statement and building its objects than sending the same statement through the
+cursor (README, Performance, has the figures). These helpers send plain, portable SQL
+(PostgreSQL and SQLite) whose column lists come from the models' own metadata, so a new field
+needs no change here, and they return ordinary model instances, with the same database
+converters the ORM applies.
 
 They apply django-scopes as the models' ScopedManager does: on a scoped model, a read or an
 UPDATE outside an active scope covering its dimensions raises `ScopeError` (the manager's own
