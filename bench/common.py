@@ -112,6 +112,18 @@ def start_gunicorn(
     sys.exit("gunicorn did not start")
 
 
+def start_floor(*, port: int, workers: int) -> subprocess.Popen:
+    """gunicorn serving the minimal Django view (bench/floor.py), the reference of the counter
+    and of the pickup page."""
+    return start_gunicorn(
+        port=port,
+        workers=workers,
+        app="bench.floor:application",
+        env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
+        probe="/up/",
+    )
+
+
 def ensure_port_free(port: int) -> None:
     """A server left over from an interrupted run would answer in place of the one started
     next (which keeps retrying the bind): refuse to measure it."""

@@ -59,6 +59,7 @@ from bench.common import (  # noqa: E402
     paired_ratio,
     ratio,
     save_result,
+    start_floor,
     start_gunicorn,
     stop,
 )
@@ -455,13 +456,7 @@ def main() -> None:
     app = start_gunicorn(port=PORT, workers=args.workers)
     floor_server = None
     try:
-        floor_server = start_gunicorn(
-            port=FLOOR_PORT,
-            workers=args.workers,
-            app="bench.floor:application",
-            env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
-            probe="/up/",
-        )
+        floor_server = start_floor(port=FLOOR_PORT, workers=args.workers)
         browsers = [Browser(PORT) for _ in range(args.clients)]
         slugs = {}
         with network_scope():

@@ -42,6 +42,7 @@ from bench.common import (  # noqa: E402
     paired_ratio,
     peak_rss_mib,
     save_result,
+    start_floor,
     start_gunicorn,
     stop,
     worker_pids,
@@ -122,13 +123,7 @@ def main() -> None:
     app = start_gunicorn(port=PORT, workers=args.workers)
     floor_server = None
     try:
-        floor_server = start_gunicorn(
-            port=FLOOR_PORT,
-            workers=args.workers,
-            app="bench.floor:application",
-            env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
-            probe="/up/",
-        )
+        floor_server = start_floor(port=FLOOR_PORT, workers=args.workers)
         rounds = alternate(
             {
                 "app": page_steps(
