@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -109,6 +110,18 @@ def start_gunicorn(
             time.sleep(0.2)
     server.kill()
     sys.exit("gunicorn did not start")
+
+
+def start_floor(*, port: int, workers: int) -> subprocess.Popen:
+    """gunicorn serving the minimal Django view (bench/floor.py), the reference of the counter
+    and of the pickup page."""
+    return start_gunicorn(
+        port=port,
+        workers=workers,
+        app="bench.floor:application",
+        env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
+        probe="/up/",
+    )
 
 
 def ensure_port_free(port: int) -> None:
@@ -236,3 +249,54 @@ def run_load(
 
 def ratio(value: float, reference: float) -> float | None:
     return round(value / reference, 3) if reference else None
+
+
+def merged(results: list[LoadResult]) -> LoadResult:
+    """Several rounds of one side as one load: their latencies and failures together, over
+    their measured time together."""
+    total = LoadResult(seconds=sum(r.seconds for r in results))
+    for r in results:
+        total.latencies += r.latencies
+        total.failures += r.failures
+        total.exhausted += r.exhausted
+        total.answered_ok += r.answered_ok
+    return total
+
+
+def alternate(
+    sides: dict[str, list[Callable[[], bool | None]]],
+    *,
+    rounds: int,
+    seconds: float,
+    warmup: float,
+) -> dict[str, list[LoadResult]]:
+    """Load each side (the app and its reference, both servers running) in turn, in `rounds`
+    short rounds (A B A B …) of `seconds` / `rounds` each, with the same clients throughout
+    (they go on with the next parcel). Only each side's first round warms up for `warmup`;
+    the others settle for a fraction of a second.
+
+    Run one after the other in one long stretch each, the two sides would meet different noise
+    on a shared machine (another process's burst lands on one side only) and the ratio would
+    move by a quarter from run to run; alternated, each pair of rounds shares its noise."""
+    per_round = seconds / rounds
+    out: dict[str, list[LoadResult]] = {name: [] for name in sides}
+    for r in range(rounds):
+        for name, steps in sides.items():
+            out[name].append(run_load(steps, seconds=per_round, warmup=warmup if r == 0 else 0.3))
+    return out
+
+
+def paired_ratio(values: list[LoadResult], references: list[LoadResult]) -> dict:
+    """The median of the per-round ratios (round i of the app against round i of its
+    reference) and their spread (the lowest and the highest)."""
+    ratios = sorted(
+        v.count / v.seconds / (r.count / r.seconds)
+        for v, r in zip(values, references, strict=True)
+        if r.count
+    )
+    if not ratios:
+        return {"median": None, "spread": None}
+    return {
+        "median": round(statistics.median(ratios), 3),
+        "spread": [round(ratios[0], 3), round(ratios[-1], 3)],
+    }

@@ -10,10 +10,15 @@ hands over (or checks in) distinct parcels. In the same run, two references do t
 - floor: a minimal Django view (bench/floor.py: no middleware, no ORM, no templates) that runs the
   same statements through Django's connection (what Django itself can do).
 
+The app and the minimal view are both served throughout, and the load alternates between them
+in short rounds (`--rounds`, A B A B …), so that noise from elsewhere on the machine falls on
+both sides alike; the ratio is the median of the per-round ratios, with their spread (lowest
+and highest). pgbench runs after them.
+
 The SQL both references run is in bench/floor.py; `--show-sql` prints what one real request
 issues, to compare. Writes var/bench/handover.json. `make bench` runs it.
 
-    python bench/handover.py [--clients 16] [--seconds 15] [--workers 4] [--show-sql]
+    python bench/handover.py [--clients 16] [--seconds 15] [--rounds 5] [--workers 4] [--show-sql]
 """
 
 from __future__ import annotations
@@ -48,10 +53,13 @@ from django.utils import timezone  # noqa: E402
 
 from bench import floor  # noqa: E402
 from bench.common import (  # noqa: E402
+    alternate,
     fresh_database,
+    merged,
+    paired_ratio,
     ratio,
-    run_load,
     save_result,
+    start_floor,
     start_gunicorn,
     stop,
 )
@@ -174,13 +182,14 @@ _INSERT_PARCELS = """
         %(partner)s, %(station)s, %(tracking)s || lpad(j::text, 6, '0'),
         'Bench Buyer', '+659' || lpad(((%(station)s * 7919 + j) %% 10000000)::text, 7, '0'),
         right(lpad(((%(station)s * 7919 + j) %% 10000000)::text, 7, '0'), 4),
-        '', 'en', %(status)s, '',
-        CASE WHEN %(status)s = 'at_station' THEN j + 1 END,
-        CASE WHEN %(status)s = 'at_station' THEN 'bench' || md5(%(station)s || '-' || j) END,
-        CASE WHEN %(status)s = 'at_station' THEN lpad(j::text, 6, '0') END,
-        CASE WHEN %(status)s = 'at_station' THEN now() + interval '3 days' END,
+        '', 'en', %(status)s::varchar, '',
+        CASE WHEN %(status)s::varchar = 'at_station' THEN j + 1 END,
+        CASE WHEN %(status)s::varchar = 'at_station'
+            THEN 'bench' || md5(%(station)s || '-' || j) END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN lpad(j::text, 6, '0') END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN now() + interval '3 days' END,
         false, now() - interval '1 day',
-        CASE WHEN %(status)s = 'at_station' THEN now() - interval '1 hour' END,
+        CASE WHEN %(status)s::varchar = 'at_station' THEN now() - interval '1 hour' END,
         now() - interval '1 day', now() - interval '1 day'
     FROM generate_series(0, %(count)s - 1) AS j
 """
@@ -424,7 +433,10 @@ def verify(layout: dict, handovers_expected: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument(
+        "--seconds", type=float, default=15, help="measured time per side, all rounds together"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per side, alternated")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--per-station", type=int, default=2000)
@@ -440,8 +452,11 @@ def main() -> None:
 
     n = args.per_station
     results: dict = {}
+    # Both servers run throughout; the load alternates between them (bench/common.alternate).
     app = start_gunicorn(port=PORT, workers=args.workers)
+    floor_server = None
     try:
+        floor_server = start_floor(port=FLOOR_PORT, workers=args.workers)
         browsers = [Browser(PORT) for _ in range(args.clients)]
         slugs = {}
         with network_scope():
@@ -453,31 +468,20 @@ def main() -> None:
         for flow, make_steps in (("checkout", checkout_steps), ("checkin", checkin_steps)):
             for c, browser in enumerate(browsers):
                 browser.open(f"/s/{slugs[flow, 'app'][c]}/{flow.replace('check', 'check-')}/")
-            load = run_load(
-                make_steps(browsers, slugs[flow, "app"], layout[flow, "app"], n),
+            results[flow] = alternate(
+                {
+                    "app": make_steps(browsers, slugs[flow, "app"], layout[flow, "app"], n),
+                    "floor": floor_steps(flow, layout, n),
+                },
+                rounds=args.rounds,
                 seconds=args.seconds,
                 warmup=args.warmup,
             )
-            results[flow] = {"app": load}
-            if flow == "checkout" and load.failures:
-                print("first failures:", load.failures[:3])
+            failures = merged(results[flow]["app"]).failures
+            if flow == "checkout" and failures:
+                print("first failures:", failures[:3])
     finally:
         stop(app)
-    floor_server = start_gunicorn(
-        port=FLOOR_PORT,
-        workers=args.workers,
-        app="bench.floor:application",
-        env={"DJANGO_SETTINGS_MODULE": "bench.floor"},
-        probe="/up/",
-    )
-    try:
-        for flow in ("checkout", "checkin"):
-            results[flow]["floor"] = run_load(
-                floor_steps(flow, layout, n),
-                seconds=args.seconds,
-                warmup=args.warmup,
-            )
-    finally:
         stop(floor_server)
     for flow in ("checkout", "checkin"):
         results[flow]["pgbench"] = run_pgbench(
@@ -486,27 +490,34 @@ def main() -> None:
 
     out = {}
     for flow in ("checkout", "checkin"):
-        app_load, floor_load, pg = (results[flow][k] for k in ("app", "floor", "pgbench"))
+        rounds, pg = results[flow], results[flow]["pgbench"]
+        app_load, floor_load = merged(rounds["app"]), merged(rounds["floor"])
         a, f = app_load.summary(), floor_load.summary()
+        paired = paired_ratio(rounds["app"], rounds["floor"])
         if app_load.exhausted or floor_load.exhausted:
             print(f"warning: {flow}: clients ran out of parcels; raise --per-station")
         out[flow] = {
             **a,
             "clients": args.clients,
             "gunicorn_workers": args.workers,
+            "rounds": args.rounds,
             "django_floor_per_s": f["per_s"],
             "django_floor_p99_ms": f["p99_ms"],
-            "ratio_to_django_floor": ratio(a["per_s"], f["per_s"]),
+            "ratio_to_django_floor": paired["median"],
+            "ratio_spread": paired["spread"],
+            "p99_to_django_floor": ratio(a["p99_ms"], f["p99_ms"]),
             "pgbench_tps": pg["tps"],
             "ratio_to_pgbench": ratio(a["per_s"], pg["tps"]),
         }
+        low, high = paired["spread"] or (None, None)
         print(
             f"{flow}: {a['per_s']:.0f}/s (p50 {a['p50_ms']} ms, p95 {a['p95_ms']} ms, "
-            f"p99 {a['p99_ms']} ms, {a['failures']} failed) | floor {f['per_s']:.0f}/s "
-            f"(ratio {out[flow]['ratio_to_django_floor']}) | pgbench {pg['tps']:.0f} tps "
-            f"(ratio {out[flow]['ratio_to_pgbench']})"
+            f"p99 {a['p99_ms']} ms, {a['failures']} failed) | floor {f['per_s']:.0f}/s, "
+            f"p99 {f['p99_ms']} ms (ratio {paired['median']}, {low}–{high} over "
+            f"{args.rounds} rounds; p99 ratio {out[flow]['p99_to_django_floor']}) | "
+            f"pgbench {pg['tps']:.0f} tps (ratio {out[flow]['ratio_to_pgbench']})"
         )
-    verify(layout, results["checkout"]["app"].answered_ok)
+    verify(layout, merged(results["checkout"]["app"]).answered_ok)
     save_result("handover", out)
     if any(out[flow]["failures"] for flow in out):
         sys.exit("some requests failed")

@@ -3,8 +3,9 @@
 Each benchmark runs in its own process (bench/sweep.py, announce.py, handover.py, pickup.py,
 earnings.py) and writes its own JSON; this script collects them under stable keys (checkout,
 checkin, pickup_page, announce, sweep, earnings), adds the machine they ran on, prints each
-figure next to its reference and the ratio, and, when an earlier latest.json exists, the change
-since that run.
+figure next to its reference and the ratio (for the counter and the pickup page, the median of
+rounds alternated with the reference, and the spread of those rounds), and, when an earlier
+latest.json exists, the change since that run.
 
     python bench/run.py [--only handover pickup] [--quick]
 """
@@ -122,8 +123,8 @@ TARGETS = {("checkout", "p99_ms"): 100.0}
 def table(latest: dict, previous: dict) -> str:
     lines = [
         f"{'benchmark':<12} {'figure':>10} {'unit':<22} {'reference':<22} {'value':>9} "
-        f"{'ratio':>7} {'change':>8}",
-        "-" * 96,
+        f"{'ratio':>7} {'spread':>11} {'change':>8}",
+        "-" * 108,
     ]
     for key, field, unit, ref_name, ref_key, ratio_key in ROWS:
         value = latest.get(key, {}).get(field)
@@ -131,6 +132,9 @@ def table(latest: dict, previous: dict) -> str:
             continue
         reference = latest[key].get(ref_key) if ref_key else TARGETS.get((key, field))
         ratio = latest[key].get(ratio_key) if ratio_key else None
+        # The lowest and highest per-round ratio, where the app and its reference alternated.
+        low_high = latest[key].get("ratio_spread") if ratio_key == "ratio_to_django_floor" else None
+        spread = f"{low_high[0]:.2f}–{low_high[1]:.2f}" if low_high else ""
         if ratio is None and reference:
             ratio = round(value / reference, 3)
         before = previous.get(key, {}).get(field)
@@ -138,10 +142,10 @@ def table(latest: dict, previous: dict) -> str:
         lines.append(
             f"{key:<12} {_num(value):>10} {unit:<22} {ref_name:<22} "
             f"{_num(reference) if reference is not None else '':>9} "
-            f"{ratio if ratio is not None else '':>7} {change:>8}"
+            f"{ratio if ratio is not None else '':>7} {spread:>11} {change:>8}"
         )
     m = latest["machine"]
-    lines.append("-" * 96)
+    lines.append("-" * 108)
     lines.append(f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['when']}")
     return "\n".join(lines)
 

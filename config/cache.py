@@ -2,7 +2,7 @@
 an outage that reads as an empty cache instead of an error.
 
 Django builds a new `redis.Redis` for every cache operation, and building its table of reply
-callbacks is most of the cost: a cache read took 131 µs of CPU, 72 µs with the client kept. Every
+callbacks is most of the cost of a cache read (README, Performance, has the figures). Every
 request reads its session from the cache, so that was paid on every page. A client only holds
 its pool, from which it takes a connection for each command, so one per pool does (Django keeps
 a cache object per thread, and each has its own).

@@ -115,6 +115,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):
+        # psycopg sends parameters apart from the statement and, from the `prepare_threshold`th
+        # run of a statement on a connection, prepares it on the server (see README, Performance).
+        DATABASES["default"].setdefault("OPTIONS", {})
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int(
+            "DATABASE_PREPARE_THRESHOLD", default=5
+        )
 # Services own their transactions (see CONVENTIONS.md); a request is not one big transaction.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

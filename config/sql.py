@@ -1,20 +1,26 @@
 """Reads, inserts and updates for the station counter's hottest statements, without the ORM's
 query building.
 
-Profiling a check-out (bench/profile.py) showed the ORM spending 300 to 850 µs of CPU compiling
-each statement and building its objects, against about 100 µs for the same statement sent
-through the cursor. These helpers send plain, portable SQL (PostgreSQL and SQLite) whose column
-lists come from the models' own metadata, so a new field needs no change here, and they return
-ordinary model instances, with the same database converters the ORM applies.
+Profiling a check-out (bench/profile.py) showed the ORM spending several times more CPU
+compiling each statement and building its objects than sending the same statement through the
+cursor (README, Performance, has the figures). These helpers send plain, portable SQL
+(PostgreSQL and SQLite) whose column lists come from the models' own metadata, so a new field
+needs no change here, and they return ordinary model instances, with the same database
+converters the ORM applies.
 
-They do not apply django-scopes. A lookup names the station or the partner in its WHERE itself
-(Tariff, WebhookEndpoint and Membership are not scoped models anyway), and the writes touch only
-rows the caller read in its scope. Parameters go to the database as they are: the callers pass
-numbers, strings, booleans and dates. Everything else goes through the ORM.
+They apply django-scopes as the models' ScopedManager does: on a scoped model, a read or an
+UPDATE outside an active scope covering its dimensions raises `ScopeError` (the manager's own
+message), and inside one the scope's tenant columns are added to the WHERE (`station_id = …`,
+`partner_id IN …`), so a caller's forgotten condition cannot leak another tenant's rows. An
+INSERT of scoped rows needs that scope too, and each row must name a tenant the scope covers.
+Parameters go to the database as they are: the callers pass numbers, strings, booleans and
+dates. Everything else goes through the ORM. This is the one module that may open a raw cursor
+(ruff TID251 bans it elsewhere).
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django_scopes import ScopeError, get_scope
 
 M = TypeVar("M", bound=models.Model)
 
@@ -80,6 +87,85 @@ def _build_shape(
     return _Shape(head, parts, converters)
 
 
+@functools.cache
+def _scope_columns(model: type[models.Model]) -> dict[str, Any] | None:
+    """A scoped model's dimensions and the field of its own table each one filters (None when
+    the manager reaches it through a relation), read from what its ScopedManager filters; None
+    for a model without scopes."""
+    manager = model._default_manager
+    if not hasattr(manager, "with_scopes_disabled"):  # not a django-scopes ScopedManager
+        return None
+    dimensions = manager.with_scope().get_queryset().missing_scopes  # all of them, unscoped
+    marks = {dimension: -1 - i for i, dimension in enumerate(sorted(dimensions))}
+    columns: dict[str, Any] = dict.fromkeys(dimensions)
+    for lookup in manager.with_scope(**marks).get_queryset().query.where.children:
+        dimension = next(d for d, mark in marks.items() if lookup.rhs == mark)
+        if lookup.lhs.alias == model._meta.db_table:
+            columns[dimension] = lookup.lhs.target
+    return columns
+
+
+def _in_scope(model: type[models.Model]) -> dict[str, Any] | None:
+    """The active scope's value for each of the model's dimensions (None: all of them), as the
+    ScopedManager reads it; None when the model has no scopes or they are disabled. Raises
+    ScopeError as the manager's queryset does when a dimension has no scope."""
+    columns = _scope_columns(model)
+    if columns is None:
+        return None
+    current = get_scope()
+    if not current.get("_enabled", True):
+        return None
+    missing = set(columns) - set(current)
+    if missing:
+        raise ScopeError(
+            f"A scope on dimension(s) {', '.join(missing)} needs to be active for this query."
+        )
+    return {dimension: current[dimension] for dimension in columns}
+
+
+def _scope_where(
+    model: type[models.Model], connection: BaseDatabaseWrapper, prefix: str
+) -> tuple[list[str], list[Any]]:
+    """The conditions (and their parameters) that keep a statement on `model` in the active
+    scope, as the ScopedManager's filter would."""
+    scoped = _in_scope(model)
+    if not scoped:
+        return [], []
+    conditions, params = [], []
+    for dimension, value in scoped.items():
+        if value is None:  # the scope covers every tenant of this dimension
+            continue
+        field = _scope_columns(model)[dimension]  # type: ignore[index]
+        if field is None:
+            raise TypeError(f"{model._meta.label}: its {dimension} scope needs the ORM (a join)")
+        name = f"{prefix}{connection.ops.quote_name(field.column)}"
+        if isinstance(value, list | tuple):
+            # An empty list matches nothing, as the ORM's `__in=[]` does.
+            conditions.append(f"{name} IN ({placeholders(len(value))})" if value else "1 = 0")
+            params += list(value)
+        else:
+            conditions.append(f"{name} = %s")
+            params.append(value)
+    return conditions, params
+
+
+def _check_rows_in_scope(objs: Sequence[models.Model]) -> None:
+    """Rows about to be inserted name a tenant the active scope covers (raises ScopeError)."""
+    model = type(objs[0])
+    scoped = _in_scope(model)
+    if not scoped:
+        return
+    columns = _scope_columns(model)
+    for dimension, value in scoped.items():
+        field = columns[dimension]  # type: ignore[index]
+        if value is None or field is None:
+            continue
+        allowed = set(value) if isinstance(value, list | tuple) else {value}
+        for obj in objs:
+            if getattr(obj, field.attname) not in allowed:
+                raise ScopeError(f"{model._meta.label}: a row outside the active {dimension} scope")
+
+
 def select(
     model: type[M],
     where: str,
@@ -92,10 +178,12 @@ def select(
 ) -> list[M]:
     """Instances of `model` matching `where` (SQL over alias t0 for the model and t1, t2 … for
     the foreign keys named in `related`, which come with each instance as select_related would
-    bring them)."""
+    bring them), within the active scope of a scoped model (ScopeError outside one)."""
     connection = connections[using]
     shape = _shape(model, tuple(related), connection)
-    sql = f"{shape.head} WHERE {where}"
+    conditions, scope_params = _scope_where(model, connection, "t0.")
+    sql = " AND ".join([f"{shape.head} WHERE ({where})", *conditions])
+    params = [*params, *scope_params]
     if order_by:
         sql += f" ORDER BY {order_by}"
     if limit is not None:
@@ -155,6 +243,7 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
     fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
     for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
+    _check_rows_in_scope(objs)
     qn = connection.ops.quote_name
     into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
     row = f"({', '.join(['%s'] * len(fields))})"
@@ -187,8 +276,9 @@ def update(
     using: str = "default",
 ) -> int:
     """UPDATE the rows of `model` matching `where` (plain column names, no alias) to the plain
-    `values` (field names, as QuerySet.update takes them, without expressions); returns how
-    many rows it matched, all of which it updated."""
+    `values` (field names, as QuerySet.update takes them, without expressions) within the
+    active scope of a scoped model (ScopeError outside one); returns how many rows it matched,
+    all of which it updated."""
     connection = connections[using]
     qn = connection.ops.quote_name
     meta = model._meta
@@ -199,8 +289,30 @@ def update(
             value = value.prepare_database_save(field)
         sets.append(f"{qn(field.column)} = %s")
         prepared.append(field.get_db_prep_save(value, connection))
+    conditions, scope_params = _scope_where(model, connection, "")
     # Table and column names come from the model; the values are parameters.
-    statement = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608
+    statement = " AND ".join(
+        [f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE ({where})", *conditions]  # noqa: S608
+    )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*prepared, *params])
+        cursor.execute(statement, [*prepared, *params, *scope_params])
         return cursor.rowcount
+
+
+def advisory_lock_try(space: int, key: int, *, using: str = "default") -> bool:
+    """Take PostgreSQL's session-level advisory lock (space, key) for this connection; False if
+    another session holds it. True where there are no advisory locks (SQLite)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [space, key])
+        return bool(cursor.fetchone()[0])
+
+
+def advisory_unlock(space: int, key: int, *, using: str = "default") -> None:
+    """Give back the advisory lock `advisory_lock_try` took."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [space, key])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import secrets
 from collections.abc import Container
@@ -72,14 +73,37 @@ def qr_image(data: str):  # returns a PIL image
     )
 
 
+# A pickup link's QR never changes (it is a function of the link alone), so a drawn one is kept
+# as long as a parcel can wait on a shelf, extension included, with margin.
+QR_CACHE_SECONDS = 30 * 24 * 3600
+
+
 @functools.lru_cache(maxsize=1024)
 def qr_svg(data: str) -> str:
     """The QR code for `data` as an inline SVG that scales to its container (dark on white).
 
-    One path of horizontal runs, built from the module matrix: drawing it through qrcode's SVG
-    image factory (a rectangle per dark module) took a third of the pickup page's time. Cached,
-    as buyers open their page more than once.
+    Drawn once per link for every web worker: kept in the shared Django cache (under a digest,
+    so no pickup token is a cache key) and in this process. Choosing the mask is most of the
+    drawing (qrcode tries all eight, as the standard asks), so the pickup notice's task draws it
+    when the parcel reaches the shelf (`notices.send`), before the buyer opens the page.
     """
+    from django.core.cache import cache
+
+    key = qr_cache_key(data)
+    svg = cache.get(key)
+    if svg is None:
+        svg = draw_qr_svg(data)
+        cache.set(key, svg, QR_CACHE_SECONDS)
+    return svg
+
+
+def qr_cache_key(data: str) -> str:
+    return "qr-svg:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def draw_qr_svg(data: str) -> str:
+    """One path of horizontal runs, built from the module matrix: drawing it through qrcode's SVG
+    image factory (a rectangle per dark module) took a third of the pickup page's time."""
     import qrcode
 
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)

@@ -37,6 +37,7 @@ from django.utils.module_loading import import_string
 from config import outbox
 from config.celery import queue_on_commit
 
+from . import codes
 from .models import Notice, Parcel
 
 logger = logging.getLogger(__name__)
@@ -275,6 +276,10 @@ def send(notice_id: int, *, now: dt.datetime | None = None) -> str:
             notice.status = Notice.Status.SENT
             notice.sent_at = now
             notice.last_error = ""
+            if notice.kind == Notice.Kind.PICKUP and notice.parcel.pickup_token:
+                # The buyer follows the link next: its QR is drawn here, not in their page view.
+                link = settings.SITE_URL + reverse("pickup", args=[notice.parcel.pickup_token])
+                codes.qr_svg(link)
         notice.save(
             update_fields=["status", "attempts", "due_at", "queued_until", "last_error", "sent_at"]
         )

@@ -8,11 +8,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_scopes import ScopeError, scope
 
 from config import sql
 from parcels.models import HandBack, Parcel, ParcelEvent
 from partners.models import WebhookEndpoint
-from stations.tenancy import network_scope
+from stations.models import LedgerLine
+from stations.tenancy import network_scope, partner_scope, station_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +27,10 @@ def test_select_gives_the_orms_instances_with_their_relations(station, on_shelf)
     parcel = on_shelf(station)
     with network_scope():
         expected = Parcel.objects.select_related("partner", "station").get(pk=parcel.pk)
-    [found] = sql.select(
-        Parcel, "t0.id = %s", [parcel.pk], related=("partner", "station", "hand_back")
-    )
+    with station_scope(station.pk):  # Parcel is scoped: hand-written reads are too
+        [found] = sql.select(
+            Parcel, "t0.id = %s", [parcel.pk], related=("partner", "station", "hand_back")
+        )
     assert field_values(found) == field_values(expected)
     assert isinstance(found.checked_in_at, dt.datetime)
     assert timezone.is_aware(found.checked_in_at)
@@ -72,7 +75,8 @@ def test_insert_stores_what_bulk_create_would_and_sets_the_keys(station, on_shel
         )
         for n in range(5)
     ]
-    sql.insert(events)
+    with station_scope(station.pk):
+        sql.insert(events)
     assert all(e.pk and not e._state.adding for e in events)
     with network_scope():
         stored = {e.pk: e for e in ParcelEvent.objects.filter(pk__in=[e.pk for e in events])}
@@ -93,13 +97,70 @@ def test_update_counts_the_rows_it_changed_and_takes_instances(station, on_shelf
         hand_back = HandBack.objects.create(
             station=station, partner=first.partner, clerk=clerk, courier_name="Courier"
         )
-    changed = sql.update(
-        Parcel,
-        {"hand_back": hand_back, "return_reason": Parcel.ReturnReason.RECALLED},
-        "id IN (%s, %s) AND tracking_number = %s",
-        [first.pk, second.pk, first.tracking_number],
-    )
+    with station_scope(station.pk):
+        changed = sql.update(
+            Parcel,
+            {"hand_back": hand_back, "return_reason": Parcel.ReturnReason.RECALLED},
+            "id IN (%s, %s) AND tracking_number = %s",
+            [first.pk, second.pk, first.tracking_number],
+        )
     assert changed == 1
     with network_scope():
         assert Parcel.objects.get(pk=first.pk).hand_back_id == hand_back.pk
         assert Parcel.objects.get(pk=second.pk).hand_back_id is None
+
+
+# --- scopes: a hand-written statement on a scoped model is held to its scope as the ORM is ---
+
+
+def test_an_unscoped_hand_written_read_of_a_parcel_raises_as_the_orm_does(station, on_shelf):
+    parcel = on_shelf(station)
+    with pytest.raises(ScopeError) as orm:
+        Parcel.objects.filter(pk=parcel.pk).first()
+    with pytest.raises(ScopeError) as hand_written:
+        sql.first(Parcel, "t0.id = %s", [parcel.pk])
+    assert str(hand_written.value).startswith("A scope on dimension(s) ")
+    assert sorted(str(hand_written.value)) == sorted(str(orm.value))  # the same dimensions
+    with pytest.raises(ScopeError), scope(station=station.pk):  # the partner dimension missing
+        sql.select(Parcel, "t0.id = %s", [parcel.pk])
+
+
+def test_a_hand_written_read_finds_only_the_scopes_rows(station, other_station, on_shelf):
+    mine, theirs = on_shelf(station), on_shelf(other_station)
+    both = [mine.pk, theirs.pk]
+    with station_scope(station.pk):
+        # The WHERE forgot the station: the scope adds it.
+        found = sql.select(Parcel, "t0.id IN (%s, %s)", both, order_by="t0.id")
+        orm = list(Parcel.objects.filter(pk__in=both).order_by("pk"))
+    assert [p.pk for p in found] == [p.pk for p in orm] == [mine.pk]
+    with partner_scope(mine.partner_id + 1000):
+        assert sql.select(Parcel, "t0.id IN (%s, %s)", both) == []
+    with network_scope():  # scopes disabled: every tenant, as the ORM sees them
+        assert len(sql.select(Parcel, "t0.id IN (%s, %s)", both)) == 2
+
+
+def test_hand_written_writes_name_their_tenant(station, other_station, on_shelf):
+    theirs = on_shelf(other_station)
+    with pytest.raises(ScopeError):
+        sql.update(Parcel, {"return_reason": "recalled"}, "id = %s", [theirs.pk])
+    with station_scope(station.pk):
+        assert sql.update(Parcel, {"return_reason": "recalled"}, "id = %s", [theirs.pk]) == 0
+        with pytest.raises(ScopeError):  # a ledger line for another station's parcel
+            sql.insert(
+                [
+                    LedgerLine(
+                        station=other_station,
+                        partner=theirs.partner,
+                        parcel=theirs,
+                        kind=LedgerLine.Kind.HANDOVER,
+                        amount=45,
+                        currency="SGD",
+                        created_at=timezone.now(),
+                    )
+                ]
+            )
+    with network_scope():
+        assert Parcel.objects.get(pk=theirs.pk).return_reason == ""
+        assert not LedgerLine.objects.filter(parcel=theirs).exists()
+    with pytest.raises(ScopeError):  # and no scope at all
+        sql.insert([ParcelEvent(parcel=theirs, kind="parcel.note", occurred_at=timezone.now())])

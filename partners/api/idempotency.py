@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import status
@@ -26,6 +26,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config import sql
 from partners.models import IdempotencyRecord, Partner
 
 if TYPE_CHECKING:
@@ -44,19 +45,11 @@ def _lock(record: IdempotencyRecord) -> bool:
     """Hold the record's advisory lock for this connection; False if another session holds it
     (its request is still running). Always True where there are no advisory locks (SQLite):
     there the lease alone decides."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_SPACE, record.pk & 0x7FFFFFFF])
-        return bool(cursor.fetchone()[0])
+    return sql.advisory_lock_try(_LOCK_SPACE, record.pk & 0x7FFFFFFF)
 
 
 def _unlock(record: IdempotencyRecord) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, record.pk & 0x7FFFFFFF]
-            )
+    sql.advisory_unlock(_LOCK_SPACE, record.pk & 0x7FFFFFFF)
 
 
 def request_digest(request: Request) -> str:

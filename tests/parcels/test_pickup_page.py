@@ -126,3 +126,28 @@ def test_friendly_404(client):
 def test_the_buyers_page_loads_no_script(client, station, on_shelf):
     parcel = on_shelf(station)
     assert "<script" not in client.get(f"/p/{parcel.pickup_token}/").text
+
+
+def test_the_buyers_page_shows_the_qr_drawn_when_the_notice_went_out(
+    client, station, on_shelf, monkeypatch
+):
+    """The QR's mask is chosen once per parcel, by the pickup notice's task, for every web
+    worker: opening the page does not choose it again."""
+    import qrcode
+
+    from parcels import codes, notices
+    from stations.tenancy import network_scope
+
+    parcel = on_shelf(station)
+    with network_scope():
+        for notice_id in notices.claim_due(now=parcel.checked_in_at):
+            notices.send(notice_id, now=parcel.checked_in_at)
+    codes.qr_svg.cache_clear()  # the page is served by another process than the task's
+
+    def mask_chosen_again(self):
+        raise AssertionError("the page view chose the QR's mask")
+
+    monkeypatch.setattr(qrcode.QRCode, "best_mask_pattern", mask_chosen_again)
+    response = client.get(f"/p/{parcel.pickup_token}/")
+    assert response.status_code == 200
+    assert "qr-svg" in response.text
