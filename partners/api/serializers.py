@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -57,7 +58,15 @@ class ErrorSerializer(serializers.Serializer):
 
 class TextField(serializers.CharField):
     """Free text whose `max_length` counts what was sent, as the schema's `maxLength` does: DRF
-    would count it after trimming, so text padded with spaces past the limit got in."""
+    would count it after trimming, so text padded with spaces past the limit got in. Text that
+    may not be blank must hold something besides white space (DRF trims it, a no-break space
+    included), and its schema says so with a pattern."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not self.allow_blank:
+            # drf-spectacular turns this into the schema's `pattern`.
+            self.validators.append(RegexValidator(r"\S", message=self.error_messages["blank"]))
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         if self.max_length is not None and isinstance(data, str) and len(data) > self.max_length:

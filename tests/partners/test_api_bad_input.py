@@ -432,3 +432,17 @@ def test_a_batch_item_whose_station_is_not_text_is_that_items_error(partner, sta
         results[0]["errors"] == results[1]["errors"] == {"station": ["No station has this slug."]}
     )
     assert stored_numbers() == {"GOOD2"}
+
+
+@pytest.mark.parametrize("name", ["\u00a0", " ", "\t\n"])
+def test_a_name_of_white_space_alone_is_blank_as_the_schema_says(api, station, name):
+    """The schema's pattern for a required text asks for something besides white space; the API
+    refuses exactly that (a no-break space included), with the blank message."""
+    response = api.post(
+        "/api/v1/parcels/", item(station, "BLANK1", recipient_name=name), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"recipient_name": ["This field may not be blank."]}
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    field = schema["components"]["schemas"]["AnnounceInputRequest"]["properties"]["recipient_name"]
+    assert field["pattern"] == r"\S"
