@@ -16,9 +16,9 @@ numbers, strings, booleans and dates. Everything else goes through the ORM.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -37,6 +37,12 @@ class _Shape:
     converters: list[tuple[int, Any, list]]
 
 
+def _quoter(connection: BaseDatabaseWrapper) -> Callable[[str | None], str]:
+    """The connection's quote_name, for table and column names. A concrete field always has a
+    column; django-stubs type `Field.column` as optional, hence the wider parameter."""
+    return cast(Callable[[str | None], str], connection.ops.quote_name)
+
+
 # Per connection (each thread has its own), forgotten with it.
 _shapes: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict] = weakref.WeakKeyDictionary()
 
@@ -53,11 +59,11 @@ def _shape(
 def _build_shape(
     model: type[models.Model], related: tuple[str, ...], connection: BaseDatabaseWrapper
 ) -> _Shape:
-    qn = connection.ops.quote_name
+    qn = _quoter(connection)
     joined: list[tuple[type[models.Model], Any]] = [(model, None)]
     joins = []
     for i, name in enumerate(related, start=1):
-        field = model._meta.get_field(name)
+        field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(name))  # `related`: FKs
         target = field.related_model
         joined.append((target, field))
         joins.append(
@@ -114,13 +120,15 @@ def select(
             chunk = values[start : start + width]
             start += width
             if field is None:
-                main = part_model.from_db(using, None, chunk)
+                # None: the row holds every concrete field, in order (the stubs want names).
+                main = part_model.from_db(using, None, chunk)  # type: ignore[arg-type]
             else:  # a LEFT JOIN that matched nothing (a NULL key) leaves the relation None
                 field.set_cached_value(
-                    main, None if chunk[0] is None else part_model.from_db(using, None, chunk)
+                    main,
+                    None if chunk[0] is None else part_model.from_db(using, None, chunk),  # type: ignore[arg-type]
                 )
         found.append(main)
-    return found
+    return cast("list[M]", found)  # each row's first part is `model` itself
 
 
 def first(
@@ -154,8 +162,8 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
         raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
     fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
     for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")
-    qn = connection.ops.quote_name
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]  # Django's own, not in the stubs
+    qn = _quoter(connection)
     into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
     row = f"({', '.join(['%s'] * len(fields))})"
     returning = f"RETURNING {qn(pk.column)}"
@@ -190,11 +198,11 @@ def update(
     `values` (field names, as QuerySet.update takes them, without expressions); returns how
     many rows it matched, all of which it updated."""
     connection = connections[using]
-    qn = connection.ops.quote_name
+    qn = _quoter(connection)
     meta = model._meta
     sets, prepared = [], []
     for name, value in values.items():
-        field = meta.get_field(name)
+        field = cast("models.Field[Any, Any]", meta.get_field(name))  # as QuerySet.update: columns
         if hasattr(value, "prepare_database_save"):  # a model instance for a foreign key
             value = value.prepare_database_save(field)
         sets.append(f"{qn(field.column)} = %s")
