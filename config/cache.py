@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache.backends import redis
@@ -56,6 +56,10 @@ _django = redis.RedisCacheClient
 
 
 class _Client(_django):
+    # Django's RedisCacheClient has these; django-stubs leave them out.
+    _client: Any
+    _get_connection_pool: Callable[[bool], Any]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
@@ -98,7 +102,7 @@ class _Client(_django):
             _warn("incr", exc)
             raise ValueError(f"Key '{key}' not found.") from None
 
-    def set_many(self, data: dict, timeout: Any) -> None:
+    def set_many(self, data: Mapping[Any, Any], timeout: Any) -> None:
         _soft("set_many", lambda: _django.set_many(self, data, timeout), None)
 
     def delete_many(self, keys: Any) -> None:

@@ -32,7 +32,7 @@ def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
-                Path(folder).mkdir(parents=True, exist_ok=True)
+                Path(str(folder)).mkdir(parents=True, exist_ok=True)
 
 
 @signals.task_prerun.connect

@@ -7,13 +7,19 @@ say so here, for our own origin only, so the exception stays next to the view th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from csp.decorators import csp_update
 from django.conf import settings
 from django_permissions_policy.decorators import permissions_policy_override
 
 View = TypeVar("View", bound=Callable[..., object])
+
+
+def _csp_update(config: dict[str, list[str]]) -> Callable[[View], View]:
+    # django-csp types its decorators as taking and returning a bare `(request) -> response`;
+    # they wrap the view with functools.wraps and pass every argument on, so it keeps its type.
+    return cast(Callable[[View], View], csp_update(config))
 
 
 def _allow(feature: str) -> Callable[[View], View]:
@@ -23,7 +29,7 @@ def _allow(feature: str) -> Callable[[View], View]:
 def uses_camera(view: View) -> View:
     """A scanning page: the camera, and compiling the barcode decoder's WebAssembly (the
     ponyfill instantiates zxing_reader.wasm, which CSP otherwise refuses)."""
-    view = csp_update({"script-src": ["'wasm-unsafe-eval'"]})(view)
+    view = _csp_update({"script-src": ["'wasm-unsafe-eval'"]})(view)
     return _allow("camera")(view)
 
 
@@ -34,4 +40,4 @@ def uses_location(view: View) -> View:
 
 def uses_data_images(view: View) -> View:
     """A page whose vendored stylesheet draws its icons as data: images (Swagger UI)."""
-    return csp_update({"img-src": ["data:"]})(view)
+    return _csp_update({"img-src": ["data:"]})(view)

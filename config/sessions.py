@@ -45,6 +45,8 @@ class _ForgivingCache:
 
 
 class SessionStore(cached_db.SessionStore):
+    _cache: Any  # set by cached_db's __init__ (django-stubs leave it out)
+
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
         self._cache = _ForgivingCache(self._cache)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django_scopes import ScopeError, get_scope
+from django_scopes import ScopedManager, ScopeError, get_scope
 
 M = TypeVar("M", bound=models.Model)
 
@@ -42,6 +42,12 @@ class _Shape:
     head: str
     parts: list[tuple[type[models.Model], Any, int]]
     converters: list[tuple[int, Any, list]]
+
+
+def _quoter(connection: BaseDatabaseWrapper) -> Callable[[str | None], str]:
+    """The connection's quote_name, for table and column names. A concrete field always has a
+    column; django-stubs type `Field.column` as optional, hence the wider parameter."""
+    return cast(Callable[[str | None], str], connection.ops.quote_name)
 
 
 # Per connection (each thread has its own), forgotten with it.
@@ -60,11 +66,11 @@ def _shape(
 def _build_shape(
     model: type[models.Model], related: tuple[str, ...], connection: BaseDatabaseWrapper
 ) -> _Shape:
-    qn = connection.ops.quote_name
+    qn = _quoter(connection)
     joined: list[tuple[type[models.Model], Any]] = [(model, None)]
     joins = []
     for i, name in enumerate(related, start=1):
-        field = model._meta.get_field(name)
+        field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(name))  # `related`: FKs
         target = field.related_model
         joined.append((target, field))
         joins.append(
@@ -92,13 +98,17 @@ def _scope_columns(model: type[models.Model]) -> dict[str, Any] | None:
     """A scoped model's dimensions and the field of its own table each one filters (None when
     the manager reaches it through a relation), read from what its ScopedManager filters; None
     for a model without scopes."""
-    manager = model._default_manager
-    if not hasattr(manager, "with_scopes_disabled"):  # not a django-scopes ScopedManager
+    if not hasattr(model._default_manager, "with_scopes_disabled"):  # not a ScopedManager
         return None
-    dimensions = manager.with_scope().get_queryset().missing_scopes  # all of them, unscoped
+    # django-scopes builds its manager class in a function: the stub's class stands for it.
+    manager = cast("ScopedManager[models.Model]", model._default_manager)
+    # A ScopedQuerySet knows the dimensions it still lacks: with no scope, all of them.
+    unscoped: Any = manager.with_scope().get_queryset()
+    dimensions: list[str] = unscoped.missing_scopes
     marks = {dimension: -1 - i for i, dimension in enumerate(sorted(dimensions))}
     columns: dict[str, Any] = dict.fromkeys(dimensions)
-    for lookup in manager.with_scope(**marks).get_queryset().query.where.children:
+    lookups: list[Any] = manager.with_scope(**marks).get_queryset().query.where.children
+    for lookup in lookups:  # one exact lookup per dimension, on the marks just given
         dimension = next(d for d, mark in marks.items() if lookup.rhs == mark)
         if lookup.lhs.alias == model._meta.db_table:
             columns[dimension] = lookup.lhs.target
@@ -202,13 +212,15 @@ def select(
             chunk = values[start : start + width]
             start += width
             if field is None:
-                main = part_model.from_db(using, None, chunk)
+                # None: the row holds every concrete field, in order (the stubs want names).
+                main = part_model.from_db(using, None, chunk)  # type: ignore[arg-type]
             else:  # a LEFT JOIN that matched nothing (a NULL key) leaves the relation None
                 field.set_cached_value(
-                    main, None if chunk[0] is None else part_model.from_db(using, None, chunk)
+                    main,
+                    None if chunk[0] is None else part_model.from_db(using, None, chunk),  # type: ignore[arg-type]
                 )
         found.append(main)
-    return found
+    return cast("list[M]", found)  # each row's first part is `model` itself
 
 
 def first(
@@ -242,9 +254,9 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
         raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
     fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
     for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]  # Django's own, not in the stubs
     _check_rows_in_scope(objs)
-    qn = connection.ops.quote_name
+    qn = _quoter(connection)
     into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
     row = f"({', '.join(['%s'] * len(fields))})"
     returning = f"RETURNING {qn(pk.column)}"
@@ -280,11 +292,11 @@ def update(
     active scope of a scoped model (ScopeError outside one); returns how many rows it matched,
     all of which it updated."""
     connection = connections[using]
-    qn = connection.ops.quote_name
+    qn = _quoter(connection)
     meta = model._meta
     sets, prepared = [], []
     for name, value in values.items():
-        field = meta.get_field(name)
+        field = cast("models.Field[Any, Any]", meta.get_field(name))  # as QuerySet.update: columns
         if hasattr(value, "prepare_database_save"):  # a model instance for a foreign key
             value = value.prepare_database_save(field)
         sets.append(f"{qn(field.column)} = %s")

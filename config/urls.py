@@ -37,6 +37,7 @@ def server_error(request):
     exc = sys.exc_info()[1]
     if not isinstance(exc, OperationalError | InterfaceError):
         return django_server_error(request)
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(
             {"code": "unavailable", "detail": "The service is briefly unavailable; retry."},

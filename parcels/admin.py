@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
-from stations.admin import ReadOnlyAdmin
+from stations.admin import ReadOnlyAdmin, admin_user
 from stations.models import Station
 
 from . import services
@@ -17,8 +17,15 @@ from .models import HandBack, Handover, Notice, Parcel, ParcelEvent
 class ParcelEventInline(admin.TabularInline):
     model = ParcelEvent
     extra = 0
-    fields = ["occurred_at", "kind", "station", "actor_user", "actor_partner", "detail"]
-    readonly_fields = fields
+    # A tuple fits both attributes' declared types (a list would not: lists are invariant).
+    fields = readonly_fields = (
+        "occurred_at",
+        "kind",
+        "station",
+        "actor_user",
+        "actor_partner",
+        "detail",
+    )
     can_delete = False
     ordering = ["occurred_at", "id"]
 
@@ -80,7 +87,7 @@ class ParcelAdmin(ReadOnlyAdmin):
         done = 0
         for parcel in queryset:
             try:
-                services.parcel_cancel(parcel=parcel, actor=request.user, note="admin")
+                services.parcel_cancel(parcel=parcel, actor=admin_user(request), note="admin")
                 done += 1
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.WARNING)

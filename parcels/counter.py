@@ -51,6 +51,7 @@ def parcels_hand_over_together(
     for sibling in selectors.same_recipient_on_shelf(parcel=parcel) if also else []:
         if sibling.pk not in also:
             continue
+        assert sibling.pickup_token is not None  # on the shelf: check-in gave it its token
         try:
             # Already read: passed as found, so it is not looked up again by its token.
             done.append(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -40,10 +42,10 @@ class TrackingNumberField(forms.CharField):
     default_error_messages = {"invalid": tracking.INVALID_MESSAGE}
 
     def clean(self, value: object) -> str:
-        value = super().clean(value)
-        if value in self.empty_values:
-            return value
-        number = tracking.parse(value)
+        cleaned: str = super().clean(value)
+        if cleaned in self.empty_values:
+            return cleaned
+        number = tracking.parse(cleaned)
         if number is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return number
@@ -109,7 +111,8 @@ class HandBackForm(forms.Form):
     courier_name = forms.CharField(label=_("Courier's name"), max_length=120)
     parcels = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
 
-    def __init__(self, *args: object, parcel_ids: list[int], **kwargs: object) -> None:
+    def __init__(self, *args: Any, parcel_ids: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parcels"].choices = [(pk, pk) for pk in parcel_ids]
-        self.fields["parcels"].error_messages["required"] = _("Tick at least one parcel.")
+        parcels = cast(forms.TypedMultipleChoiceField, self.fields["parcels"])  # declared above
+        parcels.choices = [(pk, pk) for pk in parcel_ids]
+        parcels.error_messages["required"] = _("Tick at least one parcel.")

@@ -12,6 +12,8 @@ A parcel's status is only ever changed by `parcels.services`; the allowed moves 
 
 from __future__ import annotations
 
+from typing import ClassVar, Self
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -89,7 +91,9 @@ class Parcel(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
-    objects = ScopedManager(station="station", partner="partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("parcel")
@@ -164,7 +168,7 @@ class Parcel(models.Model):
     def __str__(self) -> str:
         return self.tracking_number
 
-    def get_status_display(self) -> str:
+    def get_status_display(self) -> str:  # type: ignore[no-redef]  # replaces Django's, on purpose
         # Django's own builds a dict of every choice, translating each label, on every call; a
         # list of 30 parcels paid that 30 times.
         try:
@@ -221,7 +225,11 @@ class ParcelEvent(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = ScopedManager(station="parcel__station", partner="parcel__partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
+        station="parcel__station", partner="parcel__partner"
+    )
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("parcel event")
@@ -261,7 +269,9 @@ class Handover(models.Model):
     method = models.CharField(_("method"), max_length=8, choices=Method.choices)
     handed_over_at = models.DateTimeField(_("handed over at"), default=timezone.now)
 
-    objects = ScopedManager(station="station", partner="partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("handover")
@@ -289,7 +299,9 @@ class HandBack(models.Model):
     )
     created_at = models.DateTimeField(_("handed back at"), default=timezone.now)
 
-    objects = ScopedManager(station="station", partner="partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("hand-back")
@@ -338,7 +350,11 @@ class Notice(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = ScopedManager(station="parcel__station", partner="parcel__partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
+        station="parcel__station", partner="parcel__partner"
+    )
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("notice")

@@ -121,6 +121,7 @@ def _local_send_time(deadline: dt.datetime, days_before: int, station_tz: dt.tzi
 def reminder_times(parcel: Parcel) -> dict[str, dt.datetime]:
     """When the reminder and the final notice fall due for a parcel on the shelf."""
     tz = parcel.station.tzinfo
+    assert parcel.hold_deadline is not None  # on the shelf: check-in set its deadline
     return {
         Notice.Kind.REMINDER: _local_send_time(
             parcel.hold_deadline, settings.NOTICE_REMINDER_DAYS_BEFORE, tz
@@ -130,7 +131,7 @@ def reminder_times(parcel: Parcel) -> dict[str, dt.datetime]:
 
 
 def _channels(parcel: Parcel) -> list[str]:
-    channels = [Notice.Channel.SMS]
+    channels: list[str] = [Notice.Channel.SMS]
     if parcel.recipient_email:
         channels.append(Notice.Channel.EMAIL)
     return channels
@@ -185,7 +186,7 @@ def _send_on_commit(notice_ids: list[int]) -> None:
 # --- rendering and sending ----------------------------------------------------------------------
 
 # A notice is only worth sending while the parcel is where the notice says it is.
-_STILL_RELEVANT = {
+_STILL_RELEVANT: dict[str, set[str]] = {
     Notice.Kind.PICKUP: {Parcel.Status.AT_STATION},
     Notice.Kind.REMINDER: {Parcel.Status.AT_STATION},
     Notice.Kind.FINAL: {Parcel.Status.AT_STATION},

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -93,7 +94,7 @@ def timeline(parcel: Parcel) -> list[dict]:
     with network_scope():
         events = list(parcel.events.order_by("occurred_at", "pk"))
     for event in events:
-        label = TIMELINE_LABELS.get(event.kind)
+        label: str | Promise | None = TIMELINE_LABELS.get(event.kind)
         if label is None:
             if not event.kind.startswith("partner."):
                 continue
@@ -125,7 +126,10 @@ def pickup(request: HttpRequest, token: str, parcel: Parcel) -> HttpResponse:
             "time_left": parcel.hold_deadline - now
             if on_shelf and parcel.hold_deadline and parcel.hold_deadline > now
             else None,
-            "can_extend": on_shelf and not parcel.hold_extended and parcel.hold_deadline > now,
+            "can_extend": on_shelf
+            and not parcel.hold_extended
+            and parcel.hold_deadline is not None
+            and parcel.hold_deadline > now,
             "extension_days": parcel.partner.extension_days,
             "today_hours": hours.describe_day(station.opening_hours, local_now.weekday()),
             "open_now": hours.is_open(station.opening_hours, local_now),

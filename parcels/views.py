@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from config.policies import uses_camera
 from partners.models import Partner
+from stations.tenancy import StationRequest
 
 from . import counter, selectors, services, throttle
 from .exceptions import DomainError
@@ -21,11 +22,11 @@ from .models import Parcel
 SESSION_CHECK_INS = 30  # how many of this session's check-ins the page lists
 
 
-def _session_key(request: HttpRequest) -> str:
+def _session_key(request: StationRequest) -> str:
     return f"check_ins:{request.station.pk}"
 
 
-def _render_panel(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+def _render_panel(request: StationRequest, template: str, context: dict) -> HttpResponse:
     """htmx asks for the panel alone; a plain form post gets the whole page."""
     context = {"station": request.station, "membership": request.membership, **context}
     if request.htmx:
@@ -35,7 +36,7 @@ def _render_panel(request: HttpRequest, template: str, context: dict) -> HttpRes
 
 @uses_camera
 @require_http_methods(["GET", "POST"])
-def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
+def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     recent_ids: list[int] = request.session.get(_session_key(request), [])
     scan_form, unannounced_form = ScanForm(), None
@@ -86,7 +87,7 @@ def check_in(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 @uses_camera
 @require_http_methods(["GET", "POST"])
-def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
+def check_out(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     form = CredentialForm()
     context: dict = {"error": "", "found": None, "siblings": [], "done": []}
@@ -114,7 +115,7 @@ def check_out(request: HttpRequest, station_slug: str) -> HttpResponse:
     return _render_panel(request, "check_out", context)
 
 
-def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: str) -> dict:
+def _hand_over(request: StationRequest, parcel: Parcel, credential: str, action: str) -> dict:
     station = request.station
     try:
         if action == "refuse":
@@ -150,14 +151,14 @@ def _hand_over(request: HttpRequest, parcel: Parcel, credential: str, action: st
     return {"done": done}
 
 
-def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
+def shelf(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     query = request.GET.get("q", "")[:64].replace("\x00", "")  # PostgreSQL text has no NUL
     status = request.GET.get("status", "")
     if status not in Parcel.Status.values:
         status = ""
-    partner_id = request.GET.get("partner", "")
-    partner_id = int(partner_id) if partner_id.isascii() and partner_id.isdigit() else None
+    partner_param = request.GET.get("partner", "")
+    partner_id = int(partner_param) if partner_param.isascii() and partner_param.isdigit() else None
     error = ""
     try:
         parcels = selectors.shelf(
@@ -190,7 +191,7 @@ def shelf(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def returns(request: HttpRequest, station_slug: str) -> HttpResponse:
+def returns(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     groups = selectors.due_back_by_partner(station=station)
     forms = {}
@@ -227,13 +228,15 @@ def returns(request: HttpRequest, station_slug: str) -> HttpResponse:
         forms[group[0].pk] = (form, ticked)
     rows = []
     for partner, parcels in groups:
-        form, ticked = forms.get(partner.pk, (None, None))
+        shown_form, shown_ticks = forms.get(partner.pk, (None, None))
         # After an error the clerk's own ticks stand; otherwise everything is ticked.
-        rows.append((partner, parcels, form, ticked if form else {p.pk for p in parcels}))
+        rows.append(
+            (partner, parcels, shown_form, shown_ticks if shown_form else {p.pk for p in parcels})
+        )
     return render(request, "parcels/returns.html", {"station": station, "groups": rows})
 
 
-def manifest(request: HttpRequest, station_slug: str, hand_back_id: int) -> HttpResponse:
+def manifest(request: StationRequest, station_slug: str, hand_back_id: int) -> HttpResponse:
     hand_back = selectors.hand_back_with_parcels(station=request.station, hand_back_id=hand_back_id)
     if hand_back is None:
         raise Http404

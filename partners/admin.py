@@ -160,8 +160,7 @@ class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    fields = ["attempted_at", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
+    fields = readonly_fields = ("attempted_at", "status_code", "error", "duration_ms")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -18,6 +19,14 @@ from rest_framework.throttling import SimpleRateThrottle
 from stations.tenancy import partner_scope
 
 from .models import ApiKey, Partner
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+    # For mypy only: the mixin is always combined with APIView, whose methods it extends.
+    _ScopedBase = APIView
+else:
+    _ScopedBase = object
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
@@ -66,7 +75,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-class PartnerScopedMixin:
+class PartnerRequest(Request):
+    """For mypy: an API request once ApiKeyRateThrottle has counted it."""
+
+    rate_limit: RateLimit
+
+
+def api_principal(request: Request) -> PartnerPrincipal:
+    """The caller of an API view that has passed `initial()`: the views' permission requires an
+    authenticated caller, and ApiKeyAuthentication is the only way in, so it is a partner's."""
+    return cast(PartnerPrincipal, request.user)
+
+
+class PartnerScopedMixin(_ScopedBase):
     """Runs every API request in the caller's partner scope: entered after authentication, and
     always left when the request ends, whatever happened (an unhandled error included), so no
     scope outlives its request on a server thread."""
@@ -80,7 +101,7 @@ class PartnerScopedMixin:
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)
-        self._scope.enter_context(partner_scope(request.user.partner.pk))
+        self._scope.enter_context(partner_scope(api_principal(request).partner.pk))
 
     def finalize_response(self, request: Request, response, *args: object, **kwargs: object):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -95,7 +116,7 @@ class PartnerScopedMixin:
 
     @property
     def partner(self) -> Partner:
-        return self.request.user.partner
+        return api_principal(self.request).partner
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from the rate (parse_rate); allow_request() reads them
+    # only when a rate is configured.
+    num_requests: int
+    duration: int
 
     def get_cache_key(self, request: Request, view: object) -> str | None:
         principal = request.user
@@ -142,7 +167,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             # request through uncounted rather than fail the partner's call.
             count = 1
         self.reset = max(1, math.ceil((window + 1) * self.duration - now))
-        request.rate_limit = RateLimit(
+        # Read back by PartnerScopedMixin.finalize_response for the RateLimit-* headers.
+        cast(PartnerRequest, request).rate_limit = RateLimit(
             limit=self.num_requests, remaining=max(0, self.num_requests - count), reset=self.reset
         )
         return count <= self.num_requests

@@ -207,7 +207,7 @@ def normalize_url(url: str) -> str:
 AddrInfo = tuple[int, int, int, str, tuple]
 
 
-def resolve(url: str) -> list[AddrInfo]:
+def resolve(url: str) -> Sequence[AddrInfo]:
     """Resolve the host of a normalized URL once and check every address it gave; the connection
     goes to these addresses and nowhere else (see _PinnedHTTPConnection)."""
     parts = urllib.parse.urlsplit(url)
@@ -223,7 +223,7 @@ def resolve(url: str) -> list[AddrInfo]:
     if not settings.WEBHOOK_ALLOW_PRIVATE:
         for info in infos:
             # An IPv6 link-local address may carry its interface (fe80::1%eth0).
-            if not is_public(ipaddress.ip_address(info[4][0].split("%", 1)[0])):
+            if not is_public(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])):
                 raise UnsafeUrl(_("The host resolves to a private or local address."))
     return infos
 
@@ -275,7 +275,9 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     use. http.client follows no redirects: a redirect is an answer, not a new address to post to.
     """
 
-    def __init__(self, host: str, port: int | None, *, addresses: list[AddrInfo], timeout: float):
+    def __init__(
+        self, host: str, port: int | None, *, addresses: Sequence[AddrInfo], timeout: float
+    ):
         super().__init__(host, port, timeout=timeout)
         self.addresses = addresses
 
@@ -310,7 +312,7 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
 
 
 def _post(
-    url: str, addresses: list[AddrInfo], body: str, headers: dict[str, str]
+    url: str, addresses: Sequence[AddrInfo], body: str, headers: dict[str, str]
 ) -> tuple[int | None, str]:
     parts = urllib.parse.urlsplit(url)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection

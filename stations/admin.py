@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -16,6 +18,12 @@ from parcels.models import Parcel
 
 from . import earnings, services
 from .models import LedgerLine, Membership, Statement, Station, User
+
+
+def admin_user(request: HttpRequest) -> User:
+    """The person using the admin: the admin site lets in only signed-in staff, so never the
+    anonymous user (for mypy, which sees `User | AnonymousUser`)."""
+    return cast(User, request.user)
 
 
 @admin.register(User)
@@ -207,13 +215,14 @@ class AdjustmentForm(forms.ModelForm):
         fields = ["station", "partner", "amount", "currency", "reason"]
         help_texts = {"amount": _("In minor units (cents); negative to take money back.")}
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "reason" in self.fields:  # not on the read-only page of a line already written
             self.fields["reason"].required = True
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what clean() returns; django-stubs types it as maybe None
         number = tracking.normalize(data.get("tracking_number") or "")
         data["parcel_id"] = None
         if number and data.get("station") and data.get("partner"):
@@ -248,7 +257,9 @@ class LedgerLineAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: LedgerLine, form: object, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: LedgerLine, form: AdjustmentForm, change: bool
+    ) -> None:
         line = earnings.ledger_adjust(
             station=obj.station,
             partner_id=obj.partner_id,
@@ -256,7 +267,7 @@ class LedgerLineAdmin(admin.ModelAdmin):
             amount=obj.amount,
             currency=obj.currency,
             reason=obj.reason,
-            created_by=request.user,
+            created_by=admin_user(request),
         )
         obj.pk, obj.kind, obj.created_at = line.pk, line.kind, line.created_at
 

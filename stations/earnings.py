@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
@@ -54,7 +54,10 @@ def tariff_in_force(*, partner: Partner, day: dt.date) -> Tariff | None:
 
 
 # The tariff's column for each kind of line a parcel earns.
-_FEE_FIELD = {LedgerLine.Kind.HANDOVER: "handover_fee", LedgerLine.Kind.RETURN: "return_fee"}
+_FEE_FIELD: dict[str, str] = {
+    LedgerLine.Kind.HANDOVER: "handover_fee",
+    LedgerLine.Kind.RETURN: "return_fee",
+}
 
 
 def ledger_earn(
@@ -113,7 +116,7 @@ def ledger_month_sums(
     month: dt.date,
     by: Sequence[str] = ("station_id", "currency"),
     lines: QuerySet[LedgerLine] | None = None,
-) -> QuerySet[LedgerLine]:
+) -> QuerySet[LedgerLine, dict[str, Any]]:
     """The ledger lines of `month`, each in its station's own local month, summed in the database
     per `by` (a station field and the currency): how many handovers and returns and their totals,
     the adjustments' total and the whole total, as `.values()` rows.

@@ -93,7 +93,8 @@ class StationApplicationForm(OpeningHoursMixin, forms.ModelForm):
         self._add_hours_fields(DEFAULT_HOURS)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what clean() returns; django-stubs types it as maybe None
         data["opening_hours"] = self.clean_hours()
         return data
 
@@ -113,7 +114,8 @@ class StationSettingsForm(OpeningHoursMixin, forms.Form):
         self._add_hours_fields(station.opening_hours)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what clean() returns; django-stubs types it as maybe None
         data["opening_hours"] = self.clean_hours()
         return data
 

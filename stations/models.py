@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any, ClassVar, Self
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -58,7 +59,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = _("user")
@@ -304,7 +305,9 @@ class LedgerLine(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=now)
 
-    objects = ScopedManager(station="station", partner="partner")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("ledger line")
@@ -325,7 +328,7 @@ class LedgerLine(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Integrity guard, not a business rule: ledger lines are append-only.
         if not self._state.adding:
             raise ValueError("Ledger lines are immutable; add a correcting line instead.")
@@ -356,7 +359,9 @@ class Statement(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     payout_reference = models.CharField(_("payout reference"), max_length=120, blank=True)
 
-    objects = ScopedManager(station="station")
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station")
+    _default_manager: ClassVar[ScopedManager[Self]]
 
     class Meta:
         verbose_name = _("statement")

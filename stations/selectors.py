@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -33,7 +34,7 @@ def membership_for(*, user: User, station_slug: str) -> Membership | None:
     )
 
 
-def earnings_this_month(*, station: Station) -> list[dict]:
+def earnings_this_month(*, station: Station) -> list[Mapping[str, Any]]:
     """This month's earnings (station's local month) per currency, summed in the database."""
     local = timezone.now().astimezone(station.tzinfo)
     start = dt.datetime.combine(local.date().replace(day=1), dt.time.min, tzinfo=station.tzinfo)
@@ -105,7 +106,7 @@ def earnings_overview(*, station: Station, days: int = 30) -> dict:
     }
 
 
-def _totals_per_currency(rows: list[dict]) -> list[dict]:
+def _totals_per_currency(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
     """The month per currency, from the per-partner rows already summed in the database."""
     totals: dict[str, int] = {}
     for row in rows:

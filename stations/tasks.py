@@ -31,7 +31,7 @@ _RETRY = {
 }
 
 
-def _claim(model: type, pk: int, stamp: str) -> bool:
+def _claim(model: type[models.Model], pk: int, stamp: str) -> bool:
     """Mark a row as mailed before sending (False if another run already did): a task delivered
     twice sends once. `_release` undoes it when sending fails, so the retry can send."""
     return bool(
@@ -41,7 +41,7 @@ def _claim(model: type, pk: int, stamp: str) -> bool:
     )
 
 
-def _release(model: type, pk: int, stamp: str) -> None:
+def _release(model: type[models.Model], pk: int, stamp: str) -> None:
     model._default_manager.filter(pk=pk).update(**{stamp: None})
 
 

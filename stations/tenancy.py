@@ -13,11 +13,36 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve, reverse
 from django_scopes import scope, scopes_disabled
+
+if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
+
+    from .models import Membership, Station, User
+
+
+class AuthenticatedRequest(HttpRequest):
+    """For mypy: a request to a page behind `login_required`, whose user is signed in."""
+
+    user: User
+
+
+class StationRequest(AuthenticatedRequest):
+    """For mypy: a request to a station page (`/s/<station_slug>/…`), as StationMiddleware leaves
+    it (and django-htmx's middleware, which runs on every request)."""
+
+    station: Station
+    membership: Membership
+    htmx: HtmxDetails
+
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)  # a page or a streamed download
 
 
 @contextmanager
@@ -90,17 +115,19 @@ class StationMiddleware:
             if htmx:  # e.g. a clerk removed mid-shift: back to their own list of stations
                 return HttpResponse(headers={"HX-Redirect": reverse("home")})
             raise Http404
-        request.membership = membership
-        request.station = membership.station
+        # This middleware is what makes the request a StationRequest.
+        station_request = cast(StationRequest, request)
+        station_request.membership = membership
+        station_request.station = membership.station
         with station_scope(membership.station_id):
             return self.get_response(request)
 
 
-def owner_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def owner_required(view: Callable[..., _Response]) -> Callable[..., _Response]:
     """Owner-only station pages are a 404 for clerks, like any page they may not see."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: StationRequest, *args: object, **kwargs: object) -> _Response:
         if not getattr(request, "membership", None) or not request.membership.is_owner:
             raise Http404
         return view(request, *args, **kwargs)

@@ -20,7 +20,7 @@ from parcels import selectors as parcel_selectors
 from . import hours, selectors, services
 from .forms import InvitationForm, StationApplicationForm, StationSettingsForm
 from .models import Invitation, Station
-from .tenancy import owner_required
+from .tenancy import AuthenticatedRequest, StationRequest, owner_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -42,7 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @uses_location
 @login_required
 @require_http_methods(["GET", "POST"])
-def apply(request: HttpRequest) -> HttpResponse:
+def apply(request: AuthenticatedRequest) -> HttpResponse:
     form = StationApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -66,7 +66,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     return render(request, "stations/apply.html", {"form": form})
 
 
-def dashboard(request: HttpRequest, station_slug: str) -> HttpResponse:
+def dashboard(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     if station.status in (Station.Status.APPLIED, Station.Status.REJECTED):
         return render(request, "stations/pending.html", {"station": station})
@@ -92,7 +92,7 @@ def dashboard(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 @owner_required
 @require_http_methods(["GET", "POST"])
-def staff(request: HttpRequest, station_slug: str) -> HttpResponse:
+def staff(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -117,7 +117,7 @@ def staff(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 @owner_required
 @require_POST
-def staff_remove(request: HttpRequest, station_slug: str, membership_id: int) -> HttpResponse:
+def staff_remove(request: StationRequest, station_slug: str, membership_id: int) -> HttpResponse:
     try:
         services.membership_remove(station=request.station, membership_id=membership_id)
     except DomainError as exc:
@@ -130,7 +130,7 @@ def staff_remove(request: HttpRequest, station_slug: str, membership_id: int) ->
 @owner_required
 @require_POST
 def invitation_withdraw(
-    request: HttpRequest, station_slug: str, invitation_id: int
+    request: StationRequest, station_slug: str, invitation_id: int
 ) -> HttpResponse:
     try:
         services.invitation_withdraw(station=request.station, invitation_id=invitation_id)
@@ -143,7 +143,7 @@ def invitation_withdraw(
 
 @owner_required
 @require_http_methods(["GET", "POST"])
-def station_settings(request: HttpRequest, station_slug: str) -> HttpResponse:
+def station_settings(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
     form = StationSettingsForm(request.POST or None, station=station)
     if request.method == "POST" and form.is_valid():
@@ -156,7 +156,8 @@ def station_settings(request: HttpRequest, station_slug: str) -> HttpResponse:
                 on_shelf=parcel_selectors.shelf_count,
             )
         except DomainError as exc:
-            form.add_error(exc.context.get("field"), str(exc))
+            field = exc.context.get("field")
+            form.add_error(field if isinstance(field, str) else None, str(exc))
         else:
             messages.success(request, _("Settings saved."))
             return redirect("stations:settings", station_slug=station.slug)
@@ -193,7 +194,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @owner_required
-def earnings(request: HttpRequest, station_slug: str) -> HttpResponse:
+def earnings(request: StationRequest, station_slug: str) -> HttpResponse:
     """Owners only: this month, per partner, the last 30 days, every line, the statements."""
     station = request.station
     overview = selectors.earnings_overview(station=station)
@@ -221,7 +222,7 @@ def earnings(request: HttpRequest, station_slug: str) -> HttpResponse:
 
 
 @owner_required
-def earnings_csv(request: HttpRequest, station_slug: str) -> StreamingHttpResponse:
+def earnings_csv(request: StationRequest, station_slug: str) -> StreamingHttpResponse:
     """Every ledger line as CSV, streamed (a station may have hundreds of thousands)."""
     station = request.station
     tz = station.tzinfo
@@ -268,7 +269,7 @@ def earnings_csv(request: HttpRequest, station_slug: str) -> StreamingHttpRespon
 
 
 @owner_required
-def statement(request: HttpRequest, station_slug: str, statement_id: int) -> HttpResponse:
+def statement(request: StationRequest, station_slug: str, statement_id: int) -> HttpResponse:
     found = selectors.statement_for(station=request.station, statement_id=statement_id)
     if found is None:
         raise Http404

@@ -51,3 +51,15 @@ def test_redis_down_says_how_to_start_it():
     [line] = result.stderr.splitlines()
     assert line.startswith(f"Redis is not reachable at 127.0.0.1:{port}; start it with:")
     assert "redis-server" in line
+
+
+def test_make_test_type_checks_the_apps_before_the_tests():
+    """mypy is part of `make test` (with the settings the django-stubs plugin loads), so a type
+    error in the apps fails the run like a lint error, before the slow part starts."""
+    makefile = (SCRIPT.parent.parent / "Makefile").read_text()
+    recipe = makefile.split("\ntest: ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    steps = [line.strip() for line in recipe]
+    mypy = next(i for i, step in enumerate(steps) if "/bin/mypy" in step)
+    pytest = next(i for i, step in enumerate(steps) if "/bin/pytest" in step)
+    assert steps[mypy] == "DJANGO_DEBUG=1 $(VENV)/bin/mypy"
+    assert mypy < pytest

@@ -153,7 +153,10 @@ def _item_error(code: str, errors: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _input_error(exc: InvalidInput) -> dict[str, Any]:
-    return _item_error(exc.code, {exc.context.get("field") or "non_field_errors": [str(exc)]})
+    field = exc.context.get("field")
+    return _item_error(
+        exc.code, {field if isinstance(field, str) and field else "non_field_errors": [str(exc)]}
+    )
 
 
 def _item_text(item: Mapping[str, Any], field: str, *, phone: bool = False) -> Any:

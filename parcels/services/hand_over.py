@@ -4,6 +4,7 @@ it at inspection)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -58,7 +59,7 @@ def parcel_hand_over(
             code="unknown_code",
         )
     found.station = station  # the station the lookup was filtered on
-    hand_over = {"actor": actor, "method": method, "refused": refused, "note": note}
+    hand_over: dict[str, Any] = {"actor": actor, "method": method, "refused": refused, "note": note}
     try:
         return _hand_over(found, unchanged=("announced_at",), **hand_over)
     except Stale:

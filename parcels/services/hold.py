@@ -46,6 +46,7 @@ def parcel_extend_hold(*, parcel: Parcel, actor: Actor = None) -> Parcel:
             raise ParcelError(
                 _("The pickup deadline was already extended once."), code="already_extended"
             )
+        assert parcel.hold_deadline is not None  # at the station: check-in set its deadline
         if parcel.hold_deadline <= now:
             raise ParcelError(
                 _("The pickup deadline has passed, so it can no longer be extended."),

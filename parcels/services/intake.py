@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import models
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
@@ -49,7 +50,9 @@ def _column_text(value: str, field: str) -> str:
     value = value.strip()
     if "\x00" in value:
         raise InvalidInput(_("This text contains a character that is not allowed."), field=field)
-    limit = Parcel._meta.get_field(field).max_length
+    column = Parcel._meta.get_field(field)
+    assert isinstance(column, models.Field)  # a text column of the parcel, not a relation
+    limit = column.max_length
     if limit is not None and len(value) > limit:
         raise InvalidInput(_("Use at most %(limit)d characters.") % {"limit": limit}, field=field)
     return value

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -128,7 +129,9 @@ def move(
     if unchanged:
         [parcel] = parcels  # read without a lock: one parcel at a time
         for name in unchanged:  # still set, or still unset, as when it was read
-            column = Parcel._meta.get_field(name).column
+            field = Parcel._meta.get_field(name)
+            assert isinstance(field, models.Field)  # a column of the parcel, not a relation
+            column = field.column
             where.append(f"{column} IS {'' if getattr(parcel, name) is None else 'NOT '}NULL")
     updated = sql.update(Parcel, fields, " AND ".join(where), params)
     # Race: the conditional UPDATE is the guard where the rows were not locked first (SQLite has

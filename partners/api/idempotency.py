@@ -30,7 +30,7 @@ from config import sql
 from partners.models import IdempotencyRecord, Partner
 
 if TYPE_CHECKING:
-    from rest_framework.views import APIView
+    from partners.authentication import PartnerScopedMixin
 
 # Longer than requests run (a batch of 1,000 takes a few seconds), so a repeat within it is told
 # "in progress" without asking the database whether the claimant is alive.
@@ -55,7 +55,7 @@ def _unlock(record: IdempotencyRecord) -> None:
 def request_digest(request: Request) -> str:
     """What makes two requests "the same": method, path and the raw body."""
     return hashlib.sha256(
-        request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
+        (request.method or "").encode() + b" " + request.path.encode() + b"\n" + request.body
     ).hexdigest()
 
 
@@ -165,7 +165,9 @@ def idempotent(method: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     crash) or answered 5xx is not kept: nothing was done that a repeat must not do again."""
 
     @wraps(method)
-    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(
+        view: PartnerScopedMixin, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return method(view, request, *args, **kwargs)

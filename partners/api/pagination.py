@@ -14,6 +14,7 @@ use the default or the maximum instead, so a client asking for 0 or 10,000 would
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -38,6 +39,7 @@ class CheckedCursorPagination(CursorPagination):
     """CursorPagination whose cursor position must be a value of the ordering field."""
 
     _model: type[models.Model] | None = None
+    page_size: int  # every list that pages sets one (DRF's default is None: no paging)
 
     def get_page_size(self, request: Request) -> int | None:
         if self.page_size_query_param and self.page_size_query_param in request.query_params:
@@ -55,9 +57,13 @@ class CheckedCursorPagination(CursorPagination):
         return self.page_size
 
     def paginate_queryset(
-        self, queryset: models.QuerySet, request: Request, view: Any = None
-    ) -> list | None:
-        self._model = queryset.model  # decode_cursor sees only the request
+        self,
+        queryset: models.QuerySet[Any, Any] | Sequence[Any],
+        request: Request,
+        view: Any = None,
+    ) -> list[Any] | None:
+        if isinstance(queryset, models.QuerySet):  # the API pages only querysets
+            self._model = queryset.model  # decode_cursor sees only the request
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
@@ -67,13 +73,16 @@ class CheckedCursorPagination(CursorPagination):
             raise InvalidCursor from None
         if cursor is None or cursor.position is None:
             return cursor
-        return cursor._replace(position=self._checked_position(cursor.position))
+        # The position is text, as DRF decodes it; djangorestframework-stubs declare it an int.
+        position = self._checked_position(cursor.position)  # type: ignore[arg-type]
+        return cursor._replace(position=position)  # type: ignore[arg-type]
 
     def _checked_position(self, position: str) -> str:
         """The position as the database can compare it with the ordering column."""
         assert self._model is not None
         ordering = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
         field = self._model._meta.get_field(ordering.lstrip("-"))
+        assert isinstance(field, models.Field)  # an ordering column, not a reverse relation
         if "\x00" in position:  # PostgreSQL text has no NUL, whatever the column
             raise InvalidCursor
         if isinstance(field, models.DateTimeField):

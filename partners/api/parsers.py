@@ -14,7 +14,10 @@ from typing import IO, Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.parsers import (  # type: ignore[attr-defined]  # get_encoding: not in the stubs
+    JSONParser,
+    get_encoding,
+)
 from rest_framework.utils import json
 
 MAX_DEPTH = 32

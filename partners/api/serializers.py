@@ -48,7 +48,8 @@ class ErrorSerializer(serializers.Serializer):
         help_text="A stable, machine-readable reason, e.g. `wrong_status`."
     )
     detail = serializers.CharField(help_text="What went wrong, for a person.")
-    errors = serializers.DictField(
+    # DRF's metaclass takes declared fields out of the class, so the `errors` property stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         required=False,
         help_text="Field name → messages (a list; for items of a list, index → messages), "
@@ -214,7 +215,8 @@ class BatchItemOutput(serializers.Serializer):
     tracking_number = serializers.CharField(allow_blank=True)
     parcel = ParcelOutput(required=False, help_text="Present unless status is error.")
     code = serializers.CharField(required=False, help_text="Present when status is error.")
-    errors = serializers.DictField(
+    # DRF's metaclass takes declared fields out of the class, so the `errors` property stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 

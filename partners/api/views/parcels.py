@@ -286,7 +286,8 @@ class ParcelDetailView(PartnerAPIView):
     )
     def get(self, request: Request, tracking_number: str) -> Response:
         parcel = self.parcel(tracking_number)
-        parcel.event_rows = [
+        # Read by ParcelDetailOutput (events, source="event_rows"): not a field of the model.
+        parcel.event_rows = [  # type: ignore[attr-defined]
             {
                 "kind": e.kind,
                 "occurred_at": e.occurred_at,

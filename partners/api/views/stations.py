@@ -66,6 +66,7 @@ class StationListView(PartnerAPIView):
         else:
             paginator = StationPagination()
             page = paginator.paginate_queryset(selectors.stations_active(), request, view=self)
+            assert page is not None  # StationPagination has a page size, so it always pages
             rows = [(None, st) for st in page]
         data = parcel_selectors.stations_listed(rows=rows)
         results = s.StationOutput(data, many=True).data

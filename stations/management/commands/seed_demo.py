@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -19,7 +20,7 @@ from stations.tenancy import network_scope
 
 PASSWORD = "stationkeeper"  # Demo logins only; this command is the only place that creates them.
 
-STATIONS = [
+STATIONS: list[dict[str, Any]] = [
     {
         "name": "Tiong Bahru Mart",
         "kind": Station.Kind.SHOP,
@@ -151,6 +152,7 @@ class Command(BaseCommand):
             station=station, tracking_number=parcel.tracking_number, actor=actor
         )
         if status == "picked_up":
+            assert parcel.pickup_code is not None  # checked in just now, so it has its code
             parcel_services.parcel_hand_over(
                 station=station, credential=parcel.pickup_code, actor=actor
             )
