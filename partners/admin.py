@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import services, webhooks
+from . import services, webhook_http
 from .models import (
     WEBHOOK_EVENTS,
     ApiKey,
@@ -90,7 +90,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    """The partner API's rules for an endpoint, checked the same way (webhooks.check_url)."""
+    """The partner API's rules for an endpoint, checked the same way (webhook_http.check_url)."""
 
     # A URL typed without a scheme is taken as https, the only one allowed in production.
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
@@ -106,8 +106,8 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def clean_url(self) -> str:
         try:
-            return webhooks.check_url(self.cleaned_data["url"])
-        except webhooks.UnsafeUrl as exc:
+            return webhook_http.check_url(self.cleaned_data["url"])
+        except webhook_http.UnsafeUrl as exc:
             raise forms.ValidationError(str(exc)) from None
 
 

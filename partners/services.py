@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput
 
-from . import webhooks
+from . import webhook_http, webhooks
 from .models import (
     WEBHOOK_EVENTS,
     ApiKey,
@@ -51,8 +51,8 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
 
 def _webhook_url(url: str) -> str:
     try:
-        return webhooks.check_url(url)
-    except webhooks.UnsafeUrl as exc:
+        return webhook_http.check_url(url)
+    except webhook_http.UnsafeUrl as exc:
         raise InvalidInput(str(exc), field="url") from None
 
 
@@ -73,7 +73,8 @@ def webhook_endpoint_create(
     *, partner: Partner, url: str, events: Iterable[str], active: bool = True
 ) -> WebhookEndpoint:
     """A partner's new endpoint with a fresh signing secret. The URL must pass
-    `webhooks.check_url` (InvalidInput on `url`), the events must be known ones (on `events`)."""
+    `webhook_http.check_url` (InvalidInput on `url`), the events must be known ones (on
+    `events`)."""
     return WebhookEndpoint.objects.create(
         partner=partner, url=_webhook_url(url), events=_webhook_events(events), active=active
     )

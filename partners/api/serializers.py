@@ -15,7 +15,7 @@ from rest_framework import serializers
 from parcels import tracking
 from parcels.models import Parcel
 from partners.models import WEBHOOK_EVENTS, WebhookDelivery
-from partners.webhooks import UnsafeUrl, check_url
+from partners.webhook_http import UnsafeUrl, check_url
 
 UPSTREAM_EVENTS = [
     "dispatched",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from parcels import services
-from partners import webhooks
+from partners import webhook_http, webhooks
 from partners.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from stations.tenancy import network_scope, station_scope
 
@@ -405,7 +405,7 @@ def tls_receiver(tmp_path, monkeypatch):
 
     hook = TlsReceiver(tmp_path)
     # Our TLS checks trust the test's certificate (and nothing else); both names resolve here.
-    monkeypatch.setattr(webhooks, "_tls_context", ssl.create_default_context(cafile=hook.cert))
+    monkeypatch.setattr(webhook_http, "_tls_context", ssl.create_default_context(cafile=hook.cert))
     real = socket.getaddrinfo
 
     def getaddrinfo(host, port, *args, **kwargs):
@@ -582,11 +582,11 @@ def test_an_ipv6_url_is_posted_to_its_address_and_port(partner, station, on_shel
 def test_ipv6_addresses_that_lead_to_private_ipv4_are_refused(address):
     import ipaddress
 
-    assert not webhooks.is_public(ipaddress.ip_address(address))
+    assert not webhook_http.is_public(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "2a00:1450:4001:82b::200e", "64:ff9b::808:808"])
 def test_public_addresses_are_allowed(address):
     import ipaddress
 
-    assert webhooks.is_public(ipaddress.ip_address(address))
+    assert webhook_http.is_public(ipaddress.ip_address(address))
