@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -115,16 +116,28 @@ def staff(request: StationRequest, station_slug: str) -> HttpResponse:
     )
 
 
-@owner_required
-@require_POST
-def staff_remove(request: StationRequest, station_slug: str, membership_id: int) -> HttpResponse:
+def _back_to_staff(
+    request: StationRequest, station_slug: str, action: Callable[[], object], done: str
+) -> HttpResponse:
+    """Run a staff page's action; say how it went on the staff page."""
     try:
-        services.membership_remove(station=request.station, membership_id=membership_id)
+        action()
     except DomainError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("The clerk was removed from this station."))
+        messages.success(request, done)
     return redirect("stations:staff", station_slug=station_slug)
+
+
+@owner_required
+@require_POST
+def staff_remove(request: StationRequest, station_slug: str, membership_id: int) -> HttpResponse:
+    return _back_to_staff(
+        request,
+        station_slug,
+        lambda: services.membership_remove(station=request.station, membership_id=membership_id),
+        _("The clerk was removed from this station."),
+    )
 
 
 @owner_required
@@ -132,13 +145,12 @@ def staff_remove(request: StationRequest, station_slug: str, membership_id: int)
 def invitation_withdraw(
     request: StationRequest, station_slug: str, invitation_id: int
 ) -> HttpResponse:
-    try:
-        services.invitation_withdraw(station=request.station, invitation_id=invitation_id)
-    except DomainError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("The invitation was withdrawn."))
-    return redirect("stations:staff", station_slug=station_slug)
+    return _back_to_staff(
+        request,
+        station_slug,
+        lambda: services.invitation_withdraw(station=request.station, invitation_id=invitation_id),
+        _("The invitation was withdrawn."),
+    )
 
 
 @owner_required
