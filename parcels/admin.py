@@ -9,7 +9,7 @@ from phonenumber_field.phonenumber import PhoneNumber, to_python
 from stations.admin import ReadOnlyAdmin, admin_user
 from stations.models import Station
 
-from . import services
+from . import services, tracking
 from .exceptions import DomainError
 from .models import HandBack, Handover, Notice, Parcel, ParcelEvent
 
@@ -66,7 +66,7 @@ class ParcelAdmin(ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        match = Q(tracking_number=services.normalize_tracking_number(term))
+        match = Q(tracking_number=tracking.normalize(term))
         phone = to_python(term)
         if isinstance(phone, PhoneNumber) and phone.is_valid():
             match |= Q(recipient_phone=phone)

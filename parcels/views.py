@@ -14,7 +14,7 @@ from config.policies import uses_camera
 from partners.models import Partner
 from stations.tenancy import StationRequest
 
-from . import counter, selectors, services, throttle
+from . import counter, selectors, services, throttle, tracking
 from .exceptions import DomainError
 from .forms import CredentialForm, HandBackForm, ScanForm, UnannouncedForm
 from .models import Parcel
@@ -46,7 +46,7 @@ def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
         scan_form = ScanForm(request.POST)
         # The unannounced details belong to the number they were asked for; a new scan while
         # they are shown is a new check-in, not an unannounced one.
-        scanned = services.normalize_tracking_number(request.POST.get("tracking_number", ""))
+        scanned = tracking.normalize(request.POST.get("tracking_number", ""))
         if scanned and request.POST.get("prompted", "") == scanned:
             unannounced_form = UnannouncedForm(request.POST)
             prompted = scanned

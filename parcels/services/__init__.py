@@ -28,7 +28,6 @@ from .check_in import parcel_check_in
 from .events import Actor, parcel_events_record
 from .hand_over import parcel_hand_over
 from .hold import hold_deadline_for, parcel_extend_hold, parcels_sweep_overdue
-from .intake import normalize_tracking_number
 from .moves import wrong_status_error
 from .returns import parcel_mark_return_due, parcels_hand_back
 
@@ -40,7 +39,6 @@ __all__ = [
     "StationUnavailable",
     "WrongStatus",
     "hold_deadline_for",
-    "normalize_tracking_number",
     "parcel_add_partner_event",
     "parcel_announce",
     "parcel_cancel",

@@ -17,15 +17,10 @@ from partners.models import Partner
 from stations.models import Station
 
 
-def normalize_tracking_number(value: str) -> str:
-    """Tracking numbers are compared as scanners print them: no spaces, upper case."""
-    return tracking.normalize(value)
-
-
 def tracking_number(value: object, *, empty_message: str) -> str:
     """The normalized tracking number, or InvalidInput: every way a number gets stored comes
     through here, so none outside the rules (parcels/tracking.py) can be, and nothing is cut."""
-    number = normalize_tracking_number(value) if isinstance(value, str) else None
+    number = tracking.normalize(value) if isinstance(value, str) else None
     if number == "":
         raise InvalidInput(empty_message, field="tracking_number")
     if number is None or not tracking.is_valid(number):

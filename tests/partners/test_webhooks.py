@@ -590,3 +590,27 @@ def test_public_addresses_are_allowed(address):
     import ipaddress
 
     assert webhook_http.is_public(ipaddress.ip_address(address))
+
+
+def test_registering_an_endpoint_looks_its_host_up_once(api, settings, monkeypatch):
+    """The API checks the URL's form; the service checks where it resolves: one DNS lookup per
+    write, and a private address is still a 400 on `url`."""
+    import socket
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    asked = []
+
+    def lookup(host, port, *args, **kwargs):
+        asked.append(host)
+        address = "10.1.2.3" if host.startswith("inside") else "93.184.215.14"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    body = {"url": "https://hooks.partner.example/h", "events": ["parcel.picked_up"]}
+    assert api.post("/api/v1/webhooks/", body, format="json").status_code == 201
+    assert asked == ["hooks.partner.example"]
+    refused = api.post(
+        "/api/v1/webhooks/", {**body, "url": "https://inside.partner.example/h"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"url": ["The host resolves to a private or local address."]}

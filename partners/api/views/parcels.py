@@ -15,7 +15,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from parcels import selectors, services
+from parcels import selectors, services, tracking
 from parcels.models import Parcel
 from partners.api import serializers as s
 from partners.api.idempotency import idempotent
@@ -273,7 +273,7 @@ def parcel_number(item: object) -> str:
     """The item's tracking number as it is compared (whole, even if refused), or "" if it has none
     (not an object, no number, or not text: never "None")."""
     number = item.get("tracking_number") if isinstance(item, dict) else None
-    return services.normalize_tracking_number(number) if isinstance(number, str) else ""
+    return tracking.normalize(number) if isinstance(number, str) else ""
 
 
 class ParcelDetailView(PartnerAPIView):
