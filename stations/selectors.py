@@ -137,8 +137,21 @@ def station_by_slug(*, slug: str) -> Station | None:
     return Station.objects.filter(slug=slug).first()
 
 
-def station_slugs(*, station_ids: set[int]) -> dict[int, str]:
-    return dict(Station.objects.filter(pk__in=station_ids).values_list("pk", "slug"))
+def station_slugs(*, rows: Sequence[Any]) -> dict[int, str]:
+    """The station slugs of rows that have a `station` (parcels, events): from the stations they
+    already carry (a move or a batch has its stations at hand), reading only the others."""
+    slugs: dict[int, str] = {}
+    missing: set[int] = set()
+    for row in rows:
+        field = type(row)._meta.get_field("station")
+        if field.is_cached(row):
+            slugs[row.station_id] = row.station.slug
+        else:
+            missing.add(row.station_id)
+    if missing - slugs.keys():
+        found = Station.objects.filter(pk__in=missing - slugs.keys()).values_list("pk", "slug")
+        slugs.update(found)
+    return slugs
 
 
 def stations_active() -> QuerySet[Station]:

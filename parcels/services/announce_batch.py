@@ -145,6 +145,12 @@ def parcels_announce_batch(
                 "status": "created" if number in created_numbers else "exists",
                 "parcel": found,
             }
+    # The stations were read above by slug: the results carry them, so nobody reads them again.
+    by_id = {s.pk: s for s in stations.values()}
+    for result in results:
+        held = result.get("parcel")
+        if held is not None and held.station_id in by_id:
+            held.station = by_id[held.station_id]
     return results
 
 

@@ -14,7 +14,8 @@ from config import sql
 from parcels.models import Parcel, ParcelEvent
 from partners import webhooks
 from partners.models import Partner
-from stations.models import Station, User
+from stations import selectors as station_selectors
+from stations.models import User
 
 Actor = User | Partner | None  # None: the system itself (a sweep, a task)
 
@@ -35,7 +36,7 @@ def parcel_events_record(
     the caller leaves secrets out. With `at_station=False` the event names no station (an
     upstream event the partner reports from elsewhere). Must run inside the caller's transaction.
     """
-    webhooks.enqueue_parcel_event(parcels, kind, now=occurred_at, station_slugs=_station_slugs)
+    webhooks.enqueue_parcel_event(parcels, kind, now=occurred_at, station_slugs=_station_slugs_of)
     events = [
         ParcelEvent(
             parcel=parcel,
@@ -54,12 +55,5 @@ def parcel_events_record(
     return events
 
 
-def _station_slugs(parcels: Sequence[Parcel]) -> dict[int, str]:
-    """The parcels' station slugs, from the stations they already carry (a hand-over or a
-    check-in has its station at hand), reading only the others."""
-    station_field = type(parcels[0])._meta.get_field("station")
-    slugs = {p.station_id: p.station.slug for p in parcels if station_field.is_cached(p)}
-    missing = {p.station_id for p in parcels} - slugs.keys()
-    if missing:
-        slugs.update(Station.objects.filter(pk__in=missing).values_list("pk", "slug"))
-    return slugs
+def _station_slugs_of(parcels: Sequence[Parcel]) -> dict[int, str]:
+    return station_selectors.station_slugs(rows=parcels)

@@ -446,3 +446,18 @@ def test_a_name_of_white_space_alone_is_blank_as_the_schema_says(api, station, n
     schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     field = schema["components"]["schemas"]["AnnounceInputRequest"]["properties"]["recipient_name"]
     assert field["pattern"] == r"\S"
+
+
+def test_a_batch_reads_its_stations_once(api, station):
+    """The service reads the batch's stations by slug; the answer's slugs come from those rows,
+    not from a second read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = {"parcels": [item(station, f"ONCE{i}") for i in range(5)]}
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/api/v1/parcels/batch/", body, format="json")
+    assert response.json()["created"] == 5
+    assert {r["parcel"]["station"] for r in response.json()["results"]} == {station.slug}
+    station_reads = [q["sql"] for q in queries if 'FROM "stations_station"' in q["sql"]]
+    assert len(station_reads) == 1, station_reads

@@ -237,14 +237,16 @@ class ParcelBatchView(PartnerAPIView):
         outcomes = services.parcels_announce_batch(
             partner=self.partner, items=[v for _i, v in valid], actor=self.partner
         )
+        # The service's parcels carry their stations; only a stray one is read.
         slugs = station_selectors.station_slugs(
-            station_ids={o["parcel"].station_id for o in outcomes if "parcel" in o}
+            rows=[o["parcel"] for o in outcomes if "parcel" in o]
         )
         parcels = []
         for (index, _item), outcome in zip(valid, outcomes, strict=True):
             if "parcel" in outcome:
                 parcel = outcome["parcel"]
-                parcel.station = Station(pk=parcel.station_id, slug=slugs[parcel.station_id])
+                if not Parcel._meta.get_field("station").is_cached(parcel):
+                    parcel.station = Station(pk=parcel.station_id, slug=slugs[parcel.station_id])
                 parcels.append((index, parcel))
             results[index] = {k: v for k, v in outcome.items() if k != "parcel"}
         rendered = s.ParcelOutput([p for _i, p in parcels], many=True).data
