@@ -23,7 +23,7 @@ from config.proxies import client_ip
 from stations import hours
 from stations.tenancy import network_scope
 
-from . import codes, selectors, services, throttle
+from . import codes, lifecycle, selectors, services, throttle
 from .exceptions import DomainError
 from .models import Parcel
 from .templatetags.parcel_tags import masked
@@ -96,9 +96,9 @@ def timeline(parcel: Parcel) -> list[dict]:
     for event in events:
         label: str | Promise | None = TIMELINE_LABELS.get(event.kind)
         if label is None:
-            if not event.kind.startswith("partner."):
+            if not event.kind.startswith(lifecycle.PARTNER_PREFIX):
                 continue
-            label = event.kind.removeprefix("partner.").replace("_", " ").capitalize()
+            label = event.kind.removeprefix(lifecycle.PARTNER_PREFIX).replace("_", " ").capitalize()
         rows.append(
             {"label": label, "at": event.occurred_at, "place": event.detail.get("location", "")}
         )

@@ -305,7 +305,7 @@ def shelf_count(*, station: Station) -> int:
     """How many parcels are on the station's shelf now, in the caller's scope: what a new capacity
     must hold (stations.services asks it under the station's lock; stations may not import
     parcels, so the page that changes a capacity passes this)."""
-    return shelf_occupancy(station=station).count
+    return Parcel.objects.filter(station=station, status__in=Parcel.ON_SHELF).count()
 
 
 def stations_listed(*, rows: list[tuple[float | None, Station]]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from parcels import tracking
+from parcels import lifecycle, tracking
 from parcels.models import Parcel
 from partners.models import WEBHOOK_EVENTS, WebhookDelivery
 from partners.webhook_http import UnsafeUrl, normalize_url
@@ -28,15 +28,8 @@ UPSTREAM_EVENTS = [
 # Every kind of event a parcel's timeline can show: the network's (written by parcels.services)
 # and the partner's own upstream ones.
 EVENT_KINDS = [
-    "parcel.announced",
-    "parcel.confirmed",
-    "parcel.checked_in",
-    "parcel.hold_extended",
-    "parcel.picked_up",
-    "parcel.return_due",
-    "parcel.returned",
-    "parcel.cancelled",
-    *(f"partner.{kind}" for kind in UPSTREAM_EVENTS),
+    *sorted(lifecycle.NETWORK_EVENTS),
+    *(f"{lifecycle.PARTNER_PREFIX}{kind}" for kind in UPSTREAM_EVENTS),
 ]
 
 
