@@ -116,3 +116,18 @@ class RedisCache(redis.RedisCache):
     def __init__(self, server: Any, params: dict) -> None:
         super().__init__(server, params)
         self._class = _Client
+
+
+def count(key: str, *, window: int, keep: int | None = None) -> int:
+    """Count one more under `key` and return the count: the first call starts the window (the
+    key lives `keep` seconds, `window` by default), the others add to it atomically (Redis INCR).
+    The rate limits share it. While the cache keeps nothing, every call counts 1."""
+    from django.core.cache import cache
+
+    if cache.add(key, 1, keep or window):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr(), or the cache keeps nothing
+        cache.add(key, 1, keep or window)
+        return 1

@@ -130,12 +130,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # With a shared cache (Redis in production), sessions are read from it and written through to
 # the database: one query less on every request, and a cache flush still logs nobody out; if
-# Redis is down, sessions come from the database (config/sessions.py). A per-process cache (the
+# Redis is down, the cache reads as empty (config/cache.py), so sessions come from the database
+# and nobody is logged out. A per-process cache (the
 # development default) would let processes disagree after a logout.
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # One client per pool, not per call; and an unreachable Redis reads as an empty cache.
     CACHES["default"]["BACKEND"] = "config.cache.RedisCache"
-    SESSION_ENGINE = "config.sessions"
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     # A Redis that is down or unreachable must cost a request milliseconds, not the OS's
     # connect timeout (minutes): every page reads the session and most count a rate limit.
     CACHES["default"].setdefault("OPTIONS", {})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
+from config import cache as shared_cache
+
 from .exceptions import ParcelError
 
 WINDOW_SECONDS = 10 * 60
@@ -51,9 +53,4 @@ def record_wrong_code(*, user_id: int, station_id: int) -> None:
 
 def count(key: str, window: int) -> None:
     """One more in the window `key` counts; the first starts it."""
-    # add() starts the window only if there is none; incr() then counts inside it (atomically).
-    if not cache.add(key, 1, window):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr(), or the cache keeps nothing
-            cache.add(key, 1, window)
+    shared_cache.count(key, window=window)

@@ -9,13 +9,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from config import cache as shared_cache
 from stations.tenancy import partner_scope
 
 from .models import ApiKey, Partner
@@ -157,15 +157,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         key = f"{ident}:{window}"
-        # add() starts the window's counter only if it is missing; it outlives its window, so
-        # an incr() near the end cannot meet an expired key (INCR would then make one for ever).
-        cache.add(key, 0, self.duration * 2)
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            # No counter: the cache is down (it then keeps nothing) or evicted it. Let the
-            # request through uncounted rather than fail the partner's call.
-            count = 1
+        # The window's counter outlives its window, so an INCR near its end cannot meet an
+        # expired key (and make one that never expires). While the cache keeps nothing, every
+        # request counts 1: let through rather than fail the partner's call.
+        count = shared_cache.count(key, window=self.duration, keep=self.duration * 2)
         self.reset = max(1, math.ceil((window + 1) * self.duration - now))
         # Read back by PartnerScopedMixin.finalize_response for the RateLimit-* headers.
         cast(PartnerRequest, request).rate_limit = RateLimit(
