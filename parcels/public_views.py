@@ -92,7 +92,7 @@ def timeline(parcel: Parcel) -> list[dict]:
     """The parcel's journey for the buyer: what happened and when, without who did it."""
     rows = []
     with network_scope():
-        events = list(parcel.events.order_by("occurred_at", "pk"))
+        events = selectors.parcel_timeline(parcel=parcel)
     for event in events:
         label: str | Promise | None = TIMELINE_LABELS.get(event.kind)
         if label is None:

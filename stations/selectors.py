@@ -200,7 +200,5 @@ def invoice_for(*, partner: Partner, month: dt.date) -> dict[str, Any]:
         lines=LedgerLine.objects.filter(partner=partner),
     ).order_by("station__slug", "currency")
     lines = [{**r, "station": r.pop("station__slug")} for r in rows]
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line["currency"]] = totals.get(line["currency"], 0) + line["total"]
+    totals = {t["currency"]: t["total"] for t in _totals_per_currency(lines)}
     return {"totals": totals, "stations": lines}
