@@ -47,6 +47,9 @@ def main() -> None:
         flow = "checkout" if args.flow == "pickup" else args.flow  # pages of parcels on a shelf
         station = Station.objects.get(pk=layout[flow, "app"][0])
     if args.flow == "pickup":
+        from bench.pickup import draw_qr_codes
+
+        draw_qr_codes([station.pk], args.requests + 10)  # as the pickup notice's task does
         buyer = Client()
 
         def send(j: int):

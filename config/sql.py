@@ -68,15 +68,9 @@ def _build_shape(
 ) -> _Shape:
     qn = _quoter(connection)
     joined: list[tuple[type[models.Model], Any]] = [(model, None)]
-    joins = []
-    for i, name in enumerate(related, start=1):
+    for name in related:
         field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(name))  # `related`: FKs
-        target = field.related_model
-        joined.append((target, field))
-        joins.append(
-            f"{'LEFT JOIN' if field.null else 'JOIN'} {qn(target._meta.db_table)} t{i}"
-            f" ON t{i}.{qn(field.target_field.column)} = t0.{qn(field.column)}"
-        )
+        joined.append((field.related_model, field))
     columns: list[str] = []
     parts, converters = [], []
     for i, (part_model, field) in enumerate(joined):
@@ -88,9 +82,24 @@ def _build_shape(
                 converters.append((len(columns), col, found))
             columns.append(f"t{i}.{qn(f.column)}")
         parts.append((part_model, field, len(fields)))
-    table = qn(model._meta.db_table)
-    head = f"SELECT {', '.join(columns)} FROM {table} t0 {' '.join(joins)}"  # noqa: S608 - names
+    head = f"SELECT {', '.join(columns)} FROM {_joins(model, related, connection)}"  # noqa: S608 - names
     return _Shape(head, parts, converters)
+
+
+def _joins(
+    model: type[models.Model], related: tuple[str, ...], connection: BaseDatabaseWrapper
+) -> str:
+    """The FROM clause: the model's table as t0, and the table of each foreign key in `related`
+    as t1, t2 … (a LEFT JOIN where the key may be NULL)."""
+    qn = _quoter(connection)
+    parts = [f"{qn(model._meta.db_table)} t0"]
+    for i, name in enumerate(related, start=1):
+        field = cast("models.ForeignKey[Any, Any]", model._meta.get_field(name))  # `related`: FKs
+        parts.append(
+            f"{'LEFT JOIN' if field.null else 'JOIN'} {qn(field.related_model._meta.db_table)}"
+            f" t{i} ON t{i}.{qn(field.target_field.column)} = t0.{qn(field.column)}"
+        )
+    return " ".join(parts)
 
 
 @functools.cache
@@ -107,12 +116,29 @@ def _scope_columns(model: type[models.Model]) -> dict[str, Any] | None:
     dimensions: list[str] = unscoped.missing_scopes
     marks = {dimension: -1 - i for i, dimension in enumerate(sorted(dimensions))}
     columns: dict[str, Any] = dict.fromkeys(dimensions)
-    lookups: list[Any] = manager.with_scope(**marks).get_queryset().query.where.children
+    query: Any = manager.with_scope(**marks).get_queryset().query
+    lookups: list[Any] = query.where.children
     for lookup in lookups:  # one exact lookup per dimension, on the marks just given
         dimension = next(d for d, mark in marks.items() if lookup.rhs == mark)
         if lookup.lhs.alias == model._meta.db_table:
             columns[dimension] = lookup.lhs.target
+        else:  # through a relation (`parcel__station`): one join from the model's own table
+            join = query.alias_map[lookup.lhs.alias]
+            if join.parent_alias == model._meta.db_table and len(join.join_cols) == 1:
+                [(own, theirs)] = join.join_cols
+                columns[dimension] = _Via(own, join.table_name, theirs, lookup.lhs.target.column)
     return columns
+
+
+@dataclass(frozen=True)
+class _Via:
+    """A scope dimension reached through a foreign key: the row's `own` column names a row of
+    `table` (by its column `theirs`) whose `column` holds the tenant."""
+
+    own: str
+    table: str
+    theirs: str
+    column: str
 
 
 def _in_scope(model: type[models.Model]) -> dict[str, Any] | None:
@@ -148,14 +174,18 @@ def _scope_where(
         field = _scope_columns(model)[dimension]  # type: ignore[index]
         if field is None:
             raise TypeError(f"{model._meta.label}: its {dimension} scope needs the ORM (a join)")
-        name = f"{prefix}{connection.ops.quote_name(field.column)}"
-        if isinstance(value, list | tuple):
-            # An empty list matches nothing, as the ORM's `__in=[]` does.
-            conditions.append(f"{name} IN ({placeholders(len(value))})" if value else "1 = 0")
-            params += list(value)
+        qn = connection.ops.quote_name
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        # An empty list matches nothing, as the ORM's `__in=[]` does.
+        test = f"IN ({placeholders(len(values))})" if values else "IN (NULL)"
+        if isinstance(field, _Via):  # the related row holds the tenant
+            conditions.append(
+                f"{prefix}{qn(field.own)} IN (SELECT {qn(field.theirs)} FROM {qn(field.table)}"  # noqa: S608 - names
+                f" WHERE {qn(field.column)} {test})"
+            )
         else:
-            conditions.append(f"{name} = %s")
-            params.append(value)
+            conditions.append(f"{prefix}{qn(field.column)} {test}")
+        params += values
     return conditions, params
 
 
@@ -168,8 +198,8 @@ def _check_rows_in_scope(objs: Sequence[models.Model]) -> None:
     columns = _scope_columns(model)
     for dimension, value in scoped.items():
         field = columns[dimension]  # type: ignore[index]
-        if value is None or field is None:
-            continue
+        if value is None or not isinstance(field, models.Field):
+            continue  # every tenant, or one checked through the row's relation (not here)
         allowed = set(value) if isinstance(value, list | tuple) else {value}
         for obj in objs:
             if getattr(obj, field.attname) not in allowed:
@@ -184,32 +214,28 @@ def select(
     related: Sequence[str] = (),
     order_by: str = "",
     limit: int | None = None,
+    lock: str = "",
     using: str = "default",
 ) -> list[M]:
     """Instances of `model` matching `where` (SQL over alias t0 for the model and t1, t2 … for
     the foreign keys named in `related`, which come with each instance as select_related would
-    bring them), within the active scope of a scoped model (ScopeError outside one)."""
+    bring them), within the active scope of a scoped model (ScopeError outside one).
+
+    `lock` locks the model's rows (alias t0 alone) for the caller's transaction, as
+    select_for_update(of=("self",)) does: "update", or "no key update"; ignored where the
+    database has no row locks (SQLite, where a transaction holds the whole database)."""
     connection = connections[using]
     shape = _shape(model, tuple(related), connection)
-    conditions, scope_params = _scope_where(model, connection, "t0.")
-    sql = " AND ".join([f"{shape.head} WHERE ({where})", *conditions])
-    params = [*params, *scope_params]
-    if order_by:
-        sql += f" ORDER BY {order_by}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _fetch(model, shape.head, where, params, order_by, limit, lock, connection)
     found = []
     for row in rows:
-        values = list(row)
+        cells = list(row)
         for index, col, funcs in shape.converters:
             for convert in funcs:
-                values[index] = convert(values[index], col, connection)
+                cells[index] = convert(cells[index], col, connection)
         main, start = None, 0
         for part_model, field, width in shape.parts:
-            chunk = values[start : start + width]
+            chunk = cells[start : start + width]
             start += width
             if field is None:
                 # None: the row holds every concrete field, in order (the stubs want names).
@@ -230,10 +256,59 @@ def first(
     *,
     related: Sequence[str] = (),
     order_by: str = "",
+    lock: str = "",
 ) -> M | None:
     """The first instance `select` finds, or None."""
-    found = select(model, where, params, related=related, order_by=order_by, limit=1)
+    found = select(model, where, params, related=related, order_by=order_by, limit=1, lock=lock)
     return found[0] if found else None
+
+
+def values(
+    model: type[models.Model],
+    columns: Sequence[str],
+    where: str,
+    params: Sequence[Any],
+    *,
+    related: Sequence[str] = (),
+    order_by: str = "",
+    limit: int | None = None,
+    using: str = "default",
+) -> list[tuple]:
+    """Rows of the plain `columns` (SQL over the aliases `select` uses: t0.shelf_slot, t1.name)
+    of `model` matching `where`, as tuples of what the database driver returns, in the same
+    scope as `select`: for a list that shows a few columns of many rows, without building an
+    instance (and parsing every field) per row."""
+    connection = connections[using]
+    # The columns are the caller's SQL, like `where`; the values are parameters.
+    head = f"SELECT {', '.join(columns)} FROM {_joins(model, tuple(related), connection)}"  # noqa: S608
+    return _fetch(model, head, where, params, order_by, limit, "", connection)
+
+
+_LOCKS = {"": "", "update": " FOR UPDATE OF t0", "no key update": " FOR NO KEY UPDATE OF t0"}
+
+
+def _fetch(
+    model: type[models.Model],
+    head: str,
+    where: str,
+    params: Sequence[Any],
+    order_by: str,
+    limit: int | None,
+    lock: str,
+    connection: BaseDatabaseWrapper,
+) -> list[tuple]:
+    """Run `head` WHERE `where` within the model's active scope, and fetch every row."""
+    conditions, scope_params = _scope_where(model, connection, "t0.")
+    sql = " AND ".join([f"{head} WHERE ({where})", *conditions])
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if connection.features.has_select_for_update:
+        sql += _LOCKS[lock]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *scope_params])
+        return cursor.fetchall()
 
 
 def placeholders(count: int) -> str:

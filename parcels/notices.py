@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
-from config import outbox
+from config import outbox, sql
 from config.celery import queue_on_commit
 
 from . import codes
@@ -151,9 +151,9 @@ def schedule_for_check_in(parcel: Parcel, *, now: dt.datetime) -> list[Notice]:
     # A parcel is checked in once (the check-in moves it out of `announced` under its lock), so
     # these rows are new: inserted plainly, they come back with their ids, and the pickup notices
     # are queued by id without looking them up again.
-    notices = Notice.objects.bulk_create(rows)
-    _send_on_commit([n.pk for n in notices if n.kind == Notice.Kind.PICKUP])
-    return notices
+    sql.insert(rows)  # every check-in writes these: plain SQL (config/sql.py)
+    _send_on_commit([n.pk for n in rows if n.kind == Notice.Kind.PICKUP])
+    return rows
 
 
 def reschedule_reminders(parcel: Parcel) -> None:

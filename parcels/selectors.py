@@ -14,7 +14,7 @@ from partners.models import Partner
 from stations.models import Station
 
 from . import codes, throttle, tracking
-from .models import HandBack, Handover, Parcel, ParcelEvent
+from .models import HandBack, Handover, Parcel, ParcelEvent, shelf_label
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,13 @@ class ShelfOccupancy:
 
 
 def shelf_occupancy(*, station: Station) -> ShelfOccupancy:
-    """One query over the parcels on the shelf (bounded by the station's capacity)."""
-    rows = list(
-        Parcel.objects.filter(station=station, status__in=Parcel.ON_SHELF).values_list(
-            "shelf_slot", "pickup_code", "status"
-        )
+    """One query over the parcels on the shelf (bounded by the station's capacity); every
+    check-in reads it, so in plain SQL."""
+    rows = sql.values(
+        Parcel,
+        ["t0.shelf_slot", "t0.pickup_code", "t0.status"],
+        f"t0.station_id = %s AND t0.status IN ({sql.placeholders(len(Parcel.ON_SHELF))})",
+        [station.pk, *Parcel.ON_SHELF],
     )
     return ShelfOccupancy(
         slots=frozenset(slot for slot, _, _ in rows if slot is not None),
@@ -48,22 +50,6 @@ def shelf_occupancy(*, station: Station) -> ShelfOccupancy:
         ),
         count=len(rows),
     )
-
-
-def parcels_by_tracking_number(
-    *, station: Station, tracking_number: str, partner: Partner | None = None
-) -> list[Parcel]:
-    """Parcels with this tracking number at the station; ones still in play (announced or on the
-    shelf) first, so a finished parcel of another partner does not make the match ambiguous."""
-    # Only what check-in decides on; it reads the whole row again under its lock.
-    qs = Parcel.objects.filter(station=station, tracking_number=tracking_number).only(
-        "station_id", "partner_id", "status"
-    )
-    if partner is not None:
-        qs = qs.filter(partner=partner)
-    found = list(qs.order_by("pk")[:10])
-    live = [p for p in found if p.status not in Parcel.TERMINAL]
-    return (live or found)[:2]
 
 
 def parcel_by_code(*, station: Station, code: str, user_id: int) -> Parcel | None:
@@ -122,8 +108,12 @@ def _at_counter(where: str, params: list, *, order_by: str) -> Parcel | None:
 
 
 def parcel_for_buyer(*, token: str) -> Parcel | None:
-    """The parcel behind a pickup link, with what its page shows."""
-    return Parcel.objects.select_related("station", "partner").filter(pickup_token=token).first()
+    """The parcel behind a pickup link, with what its page shows. Every buyer's page opens with
+    it, so it is plain SQL (config/sql.py): the ORM took a third of the page's time building it.
+    """
+    return sql.first(
+        Parcel, "t0.pickup_token = %s", [token], related=("station", "partner"), order_by="t0.id"
+    )
 
 
 # --- the station portal ---------------------------------------------------------------------------
@@ -197,16 +187,37 @@ def shelf(
     return qs.order_by("-updated_at", "-pk")
 
 
-def parcels_checked_in(*, station: Station, ids: list[int]) -> list[Parcel]:
-    """This session's check-ins, newest first (the ids come from the clerk's session)."""
-    # Only what the list shows: a whole row also parses the recipient's phone number, which
-    # made this list the slowest part of a check-in.
-    rows = (
-        Parcel.objects.filter(station=station, pk__in=ids)
-        .select_related("partner")
-        .only("station_id", "shelf_slot", "tracking_number", "status", "partner__name")
+@dataclass(frozen=True)
+class CheckedIn:
+    """A line of the check-in page's list of this session's parcels."""
+
+    shelf_label: str
+    tracking_number: str
+    partner_name: str
+    status: str
+
+    @property
+    def status_label(self) -> str:
+        return str(Parcel.Status(self.status).label)
+
+
+def parcels_checked_in(*, station: Station, ids: list[int]) -> list[CheckedIn]:
+    """This session's check-ins, newest first (the ids come from the clerk's session): only the
+    columns the list shows, in plain SQL, since every check-in renders the list again (whole
+    rows, each parsing its recipient's phone number, made it the slowest part of a check-in)."""
+    if not ids:
+        return []
+    rows = sql.values(
+        Parcel,
+        ["t0.id", "t0.shelf_slot", "t0.tracking_number", "t1.name", "t0.status"],
+        f"t0.station_id = %s AND t0.id IN ({sql.placeholders(len(ids))})",
+        [station.pk, *ids],
+        related=("partner",),
     )
-    found = {p.pk: p for p in rows}
+    found = {
+        pk: CheckedIn(shelf_label(slot) if slot else "", number, partner, status)
+        for pk, slot, number, partner, status in rows
+    }
     return [found[i] for i in ids if i in found]
 
 
@@ -283,8 +294,11 @@ def parcel_for_partner(*, partner: Partner, tracking_number: str) -> Parcel | No
 
 
 def parcel_timeline(*, parcel: Parcel) -> list[ParcelEvent]:
-    """Every event of the parcel, the partner's own and the network's, oldest first."""
-    return list(parcel.events.order_by("occurred_at", "pk"))
+    """Every event of the parcel, the partner's own and the network's, oldest first (plain SQL,
+    as the buyer's page reads it on every visit)."""
+    return sql.select(
+        ParcelEvent, "t0.parcel_id = %s", [parcel.pk], order_by="t0.occurred_at, t0.id"
+    )
 
 
 def on_shelf_counts(*, station_ids: list[int]) -> dict[int, int]:

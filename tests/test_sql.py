@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import ScopeError, scope
@@ -164,3 +165,66 @@ def test_hand_written_writes_name_their_tenant(station, other_station, on_shelf)
         assert not LedgerLine.objects.filter(parcel=theirs).exists()
     with pytest.raises(ScopeError):  # and no scope at all
         sql.insert([ParcelEvent(parcel=theirs, kind="parcel.note", occurred_at=timezone.now())])
+
+
+def test_a_read_through_a_relation_keeps_to_the_scope_of_the_related_row(
+    station, other_station, on_shelf
+):
+    # ParcelEvent is scoped through its parcel (parcel__station, parcel__partner).
+    mine, theirs = on_shelf(station), on_shelf(other_station)
+    with network_scope():
+        ids = [e.pk for e in ParcelEvent.objects.filter(parcel__in=[mine, theirs])]
+    where = f"t0.id IN ({sql.placeholders(len(ids))})"
+    with pytest.raises(ScopeError):
+        sql.select(ParcelEvent, where, ids)
+    with station_scope(station.pk):
+        found = sql.select(ParcelEvent, where, ids)
+        assert {e.parcel_id for e in found} == {mine.pk}
+        assert sorted(e.pk for e in found) == sorted(
+            e.pk for e in ParcelEvent.objects.filter(pk__in=ids)
+        )
+    with partner_scope(theirs.partner_id + 1000):
+        assert sql.select(ParcelEvent, where, ids) == []
+
+
+def test_values_reads_plain_columns_of_the_scopes_rows(station, other_station, on_shelf):
+    mine, theirs = on_shelf(station), on_shelf(other_station)
+    both = [mine.pk, theirs.pk]
+    with pytest.raises(ScopeError):
+        sql.values(Parcel, ["t0.id"], "t0.id IN (%s, %s)", both)
+    with station_scope(station.pk):
+        rows = sql.values(
+            Parcel,
+            ["t0.id", "t0.shelf_slot", "t1.name"],
+            "t0.id IN (%s, %s)",
+            both,
+            related=("partner",),
+        )
+    assert rows == [(mine.pk, mine.shelf_slot, mine.partner.name)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_read_holds_the_rows_until_the_transaction_ends(station, on_shelf):
+    parcel = on_shelf(station)
+    outcome: list[str] = []
+
+    def try_to_lock() -> None:
+        try:
+            with network_scope(), transaction.atomic():
+                Parcel.objects.select_for_update(nowait=True).get(pk=parcel.pk)
+            outcome.append("locked")
+        except DatabaseError:
+            outcome.append("refused")
+        finally:
+            connection.close()  # this thread's own
+
+    with station_scope(station.pk), transaction.atomic():
+        [found] = sql.select(Parcel, "t0.id = %s", [parcel.pk], lock="update")
+        assert found.pk == parcel.pk
+        thread = threading.Thread(target=try_to_lock)
+        thread.start()
+        thread.join()
+    thread = threading.Thread(target=try_to_lock)
+    thread.start()
+    thread.join()
+    assert outcome == ["refused", "locked"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
+from config import sql
 from parcels import codes, notices, selectors
 from parcels.exceptions import InvalidInput, ParcelError, ParcelNotFound, StationUnavailable
 from parcels.models import Parcel, shelf_label
@@ -17,7 +18,7 @@ from stations.models import Station, User
 
 from . import intake
 from .hold import hold_deadline_for
-from .moves import lock, move, wrong_status_error
+from .moves import move, wrong_status_error
 
 
 def parcel_check_in(
@@ -45,16 +46,14 @@ def parcel_check_in(
         # both take the last free slot, the same slot, or the same pickup code. NO KEY UPDATE,
         # because every event insert takes KEY SHARE on the station row (its foreign key): a full
         # FOR UPDATE here deadlocks with a concurrent cancel or hand-over of the same parcel.
-        station = Station.objects.select_for_update(no_key=True).get(pk=station.pk)
+        station = _locked(station)
         if not station.is_active:
             raise StationUnavailable(
                 _("%(station)s is %(status)s and cannot take parcels in.")
                 % {"station": station.name, "status": station.get_status_display().lower()},
                 code="station_inactive",
             )
-        matches = selectors.parcels_by_tracking_number(
-            station=station, tracking_number=tracking_number, partner=partner
-        )
+        matches = _numbered(station, tracking_number, partner)
         if len(matches) > 1:
             raise InvalidInput(
                 _("Several partners sent a parcel numbered %(tracking)s. Choose the partner.")
@@ -62,7 +61,7 @@ def parcel_check_in(
                 code="choose_partner",
                 field="partner",
             )
-        parcel = lock([matches[0].pk], station=station)[0] if matches else None
+        parcel = matches[0] if matches else None
         if parcel is not None and parcel.status != Parcel.Status.ANNOUNCED:
             raise wrong_status_error(parcel, "check_in")
 
@@ -96,6 +95,31 @@ def parcel_check_in(
         )
         notices.schedule_for_check_in(parcel, now=now)
     return parcel
+
+
+def _locked(station: Station) -> Station:
+    """The station read again under its row lock (NO KEY UPDATE: see parcel_check_in)."""
+    locked = sql.first(Station, "t0.id = %s", [station.pk], lock="no key update")
+    if locked is None:
+        raise Station.DoesNotExist
+    return locked
+
+
+def _numbered(station: Station, tracking_number: str, partner: Partner | None) -> list[Parcel]:
+    """The parcels numbered `tracking_number` at the station (of `partner`, if given), read and
+    locked in one statement; ones still in play (announced or on the shelf) first, so that a
+    finished parcel of another partner does not make the match ambiguous. At most two: two say
+    the number is ambiguous."""
+    where, params = "t0.station_id = %s AND t0.tracking_number = %s", [station.pk, tracking_number]
+    if partner is not None:
+        where, params = f"{where} AND t0.partner_id = %s", [*params, partner.pk]
+    found = sql.select(
+        Parcel, where, params, related=("partner",), order_by="t0.id", limit=10, lock="update"
+    )
+    for parcel in found:
+        parcel.station = station
+    live = [p for p in found if p.status not in Parcel.TERMINAL]
+    return (live or found)[:2]
 
 
 def _create_unannounced(
