@@ -235,7 +235,15 @@ class ParcelEvent(models.Model):
         verbose_name = _("parcel event")
         verbose_name_plural = _("parcel events")
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["parcel", "occurred_at"], name="event_parcel_time_idx")]
+        indexes = [
+            models.Index(fields=["parcel", "occurred_at"], name="event_parcel_time_idx"),
+            # The check-in page lists what its clerk checked in at the station this session.
+            models.Index(
+                fields=["station", "actor_user", "occurred_at"],
+                condition=models.Q(kind="parcel.checked_in"),
+                name="event_checked_in_by_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,7 @@ from partners.models import Partner
 from stations.models import Station
 
 from . import codes, throttle, tracking
+from .lifecycle import TRANSITIONS
 from .models import HandBack, Handover, Parcel, ParcelEvent, shelf_label
 
 
@@ -189,36 +190,38 @@ def shelf(
 
 @dataclass(frozen=True)
 class CheckedIn:
-    """A line of the check-in page's list of this session's parcels."""
+    """A line of the check-in page's list of the clerk's latest check-ins."""
 
     shelf_label: str
     tracking_number: str
     partner_name: str
-    status: str
-
-    @property
-    def status_label(self) -> str:
-        return str(Parcel.Status(self.status).label)
+    status_label: str
 
 
-def parcels_checked_in(*, station: Station, ids: list[int]) -> list[CheckedIn]:
-    """This session's check-ins, newest first (the ids come from the clerk's session): only the
-    columns the list shows, in plain SQL, since every check-in renders the list again (whole
-    rows, each parsing its recipient's phone number, made it the slowest part of a check-in)."""
-    if not ids:
-        return []
+def parcels_checked_in(
+    *, station: Station, user_id: int, since: dt.datetime, limit: int = 30
+) -> list[CheckedIn]:
+    """What the person `user_id` checked in at the station since `since` (their session's first
+    check-in), newest first: only the columns the list shows, in plain SQL, since every check-in
+    renders the list again. Whole rows, each parsing its recipient's phone number, made this
+    the slowest part of a check-in; keeping the list in the session made every check-in write
+    the session too."""
     rows = sql.values(
         Parcel,
-        ["t0.id", "t0.shelf_slot", "t0.tracking_number", "t1.name", "t0.status"],
-        f"t0.station_id = %s AND t0.id IN ({sql.placeholders(len(ids))})",
-        [station.pk, *ids],
+        ["t0.shelf_slot", "t0.tracking_number", "t1.name", "t0.status"],
+        "t0.station_id = %s AND t0.id IN (SELECT e.parcel_id FROM parcels_parcelevent e"
+        " WHERE e.station_id = %s AND e.actor_user_id = %s AND e.kind = %s"
+        " AND e.occurred_at >= %s)",
+        [station.pk, station.pk, user_id, TRANSITIONS["check_in"].event_kind, since],
         related=("partner",),
+        order_by="t0.checked_in_at DESC, t0.id DESC",
+        limit=limit,
     )
-    found = {
-        pk: CheckedIn(shelf_label(slot) if slot else "", number, partner, status)
-        for pk, slot, number, partner, status in rows
-    }
-    return [found[i] for i in ids if i in found]
+    labels = {status: str(label) for status, label in Parcel.Status.choices}
+    return [
+        CheckedIn(shelf_label(slot) if slot else "", number, partner, labels[status])
+        for slot, number, partner, status in rows
+    ]
 
 
 def same_recipient_on_shelf(*, parcel: Parcel) -> list[Parcel]:

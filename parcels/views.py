@@ -3,6 +3,8 @@ the rules are in parcels.services. Every view runs in the station's scope (Stati
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -23,7 +25,9 @@ SESSION_CHECK_INS = 30  # how many of this session's check-ins the page lists
 
 
 def _session_key(request: StationRequest) -> str:
-    return f"check_ins:{request.station.pk}"
+    # When this session's first check-in at the station was: the list shows the clerk's check-ins
+    # since then (written once, not at every check-in).
+    return f"check_ins_since:{request.station.pk}"
 
 
 def _render_panel(request: StationRequest, template: str, context: dict) -> HttpResponse:
@@ -38,7 +42,7 @@ def _render_panel(request: StationRequest, template: str, context: dict) -> Http
 @require_http_methods(["GET", "POST"])
 def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
-    recent_ids: list[int] = request.session.get(_session_key(request), [])
+    since = request.session.get(_session_key(request))
     scan_form, unannounced_form = ScanForm(), None
     checked_in: Parcel | None = None
     error = prompted = ""
@@ -68,8 +72,10 @@ def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
                     unannounced_form.add_error("recipient_phone", str(exc))
                     error = ""
             else:
-                recent_ids = [checked_in.pk, *recent_ids][:SESSION_CHECK_INS]
-                request.session[_session_key(request)] = recent_ids
+                if since is None:
+                    assert checked_in.checked_in_at is not None  # the check-in set it
+                    since = checked_in.checked_in_at.isoformat()
+                    request.session[_session_key(request)] = since
                 scan_form, unannounced_form = ScanForm(), None
     return _render_panel(
         request,
@@ -80,7 +86,14 @@ def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
             "prompted": prompted,
             "checked_in": checked_in,
             "error": error,
-            "recent": selectors.parcels_checked_in(station=station, ids=recent_ids),
+            "recent": selectors.parcels_checked_in(
+                station=station,
+                user_id=request.user.pk,
+                since=dt.datetime.fromisoformat(since),
+                limit=SESSION_CHECK_INS,
+            )
+            if since
+            else [],
         },
     )
 

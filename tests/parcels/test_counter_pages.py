@@ -44,6 +44,34 @@ def test_check_in_shows_the_slot_and_lists_the_session(counter, station, announc
     assert status_of(second) == "at_station"
 
 
+def test_the_session_list_holds_this_clerks_latest_check_ins_here(
+    client, clerk, owner, station, announce
+):
+    from django.test import Client
+
+    from parcels import views
+
+    page = portal_url(station, "check_in")
+    theirs = announce(station)
+    mine = [announce(station) for _ in range(views.SESSION_CHECK_INS + 1)]
+    client.force_login(clerk)
+    assert "Nothing yet." in client.get(page).text
+    for parcel in mine:
+        client.post(page, {"tracking_number": parcel.tracking_number})
+    with station_scope(station.pk):  # the owner checks one in meanwhile, at the same shelf
+        services.parcel_check_in(
+            station=station, tracking_number=theirs.tracking_number, actor=owner
+        )
+    listed = client.get(page).text.split('class="card recent"')[1]
+    assert f"({views.SESSION_CHECK_INS})" in listed
+    assert [p.tracking_number in listed for p in mine] == [False] + [True] * (len(mine) - 1)
+    assert listed.index(mine[-1].tracking_number) < listed.index(mine[-2].tracking_number)
+    assert theirs.tracking_number not in listed  # not this clerk's
+    other_session = Client()
+    other_session.force_login(clerk)
+    assert "Nothing yet." in other_session.get(page).text  # a new session starts empty
+
+
 def test_unannounced_parcel_asks_for_partner_then_checks_in(counter, station, partner):
     response = counter.post(portal_url(station, "check_in"), {"tracking_number": "WALKIN1"})
     assert "Not announced." in response.text
