@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.indexes import partial_index, partial_unique
+
 SHELF_ROW_SIZE = 50
 
 
@@ -102,22 +104,17 @@ class Parcel(models.Model):
             models.UniqueConstraint(
                 fields=["partner", "tracking_number"], name="parcel_partner_tracking_uniq"
             ),
-            models.UniqueConstraint(
-                fields=["pickup_token"],
-                condition=models.Q(pickup_token__isnull=False),
-                name="parcel_pickup_token_uniq",
-            ),
+            partial_unique("parcel_pickup_token_uniq", "pickup_token", pickup_token__isnull=False),
             # A code identifies a parcel on one station's shelf; once it leaves the shelf the code
             # may be issued again.
-            models.UniqueConstraint(
-                fields=["station", "pickup_code"],
-                condition=models.Q(status="at_station"),
-                name="parcel_station_code_on_shelf_uniq",
+            partial_unique(
+                "parcel_station_code_on_shelf_uniq", "station", "pickup_code", status="at_station"
             ),
-            models.UniqueConstraint(
-                fields=["station", "shelf_slot"],
-                condition=models.Q(status__in=["at_station", "return_due"]),
-                name="parcel_station_slot_on_shelf_uniq",
+            partial_unique(
+                "parcel_station_slot_on_shelf_uniq",
+                "station",
+                "shelf_slot",
+                status__in=["at_station", "return_due"],
             ),
             models.CheckConstraint(
                 condition=models.Q(
@@ -150,11 +147,7 @@ class Parcel(models.Model):
             # A typed code that is no longer on the shelf is looked up to say it was used.
             models.Index(fields=["station", "pickup_code"], name="parcel_station_code_idx"),
             # The overdue sweep across all stations.
-            models.Index(
-                fields=["hold_deadline"],
-                condition=models.Q(status="at_station"),
-                name="parcel_overdue_idx",
-            ),
+            partial_index("parcel_overdue_idx", "hold_deadline", status="at_station"),
             # The partner API: list by recent change.
             models.Index(fields=["partner", "updated_at"], name="parcel_partner_updated_idx"),
             # The admin's look-ups across the network: exact tracking number or phone.
@@ -366,11 +359,7 @@ class Notice(models.Model):
         ]
         indexes = [
             # The beat sweep: pending notices by due time.
-            models.Index(
-                fields=["due_at"],
-                condition=models.Q(status="pending"),
-                name="notice_pending_due_idx",
-            ),
+            partial_index("notice_pending_due_idx", "due_at", status="pending"),
             models.Index(fields=["status", "created_at"], name="notice_status_idx"),
         ]
 

@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.indexes import partial_index, partial_unique
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -164,10 +166,8 @@ class Station(models.Model):
         indexes = [
             models.Index(fields=["status", "name"], name="station_status_name_idx"),
             # The e-mail backstop (stations.tasks.send_unmailed): only the few not told yet.
-            models.Index(
-                fields=["status"],
-                condition=models.Q(decision_mailed_at__isnull=True),
-                name="station_decision_unmailed_idx",
+            partial_index(
+                "station_decision_unmailed_idx", "status", decision_mailed_at__isnull=True
             ),
         ]
 
@@ -243,17 +243,16 @@ class Invitation(models.Model):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         constraints = [
-            models.UniqueConstraint(
-                fields=["station", "email"],
-                condition=models.Q(accepted_at__isnull=True),
-                name="invitation_open_per_email_uniq",
+            partial_unique(
+                "invitation_open_per_email_uniq", "station", "email", accepted_at__isnull=True
             )
         ]
         indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=models.Q(mailed_at__isnull=True, accepted_at__isnull=True),
-                name="invitation_unmailed_idx",
+            partial_index(
+                "invitation_unmailed_idx",
+                "created_at",
+                mailed_at__isnull=True,
+                accepted_at__isnull=True,
             )
         ]
 
@@ -314,10 +313,8 @@ class LedgerLine(models.Model):
         verbose_name_plural = _("ledger lines")
         constraints = [
             # One handover and one return line per parcel; corrections (other kinds) may repeat.
-            models.UniqueConstraint(
-                fields=["parcel", "kind"],
-                condition=models.Q(kind__in=["handover", "return"]),
-                name="ledgerline_parcel_kind_uniq",
+            partial_unique(
+                "ledgerline_parcel_kind_uniq", "parcel", "kind", kind__in=["handover", "return"]
             ),
         ]
         indexes = [
@@ -373,11 +370,7 @@ class Statement(models.Model):
         ]
         indexes = [
             models.Index(fields=["month", "paid_at"], name="statement_month_paid_idx"),
-            models.Index(
-                fields=["created_at"],
-                condition=models.Q(mailed_at__isnull=True),
-                name="statement_unmailed_idx",
-            ),
+            partial_index("statement_unmailed_idx", "created_at", mailed_at__isnull=True),
         ]
 
     def __str__(self) -> str:
