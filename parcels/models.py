@@ -22,11 +22,12 @@ from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
 from config.indexes import partial_index, partial_unique
+from stations.models import StationPartnerScoped
 
 SHELF_ROW_SIZE = 50
 
 
-class Parcel(models.Model):
+class Parcel(StationPartnerScoped):
     """A parcel a partner sends to a station for a buyer to collect."""
 
     class Status(models.TextChoices):
@@ -93,9 +94,7 @@ class Parcel(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("parcel")
@@ -191,7 +190,21 @@ def shelf_label(slot: int) -> str:
     return f"{letters}-{position + 1:02d}"
 
 
-class ParcelEvent(models.Model):
+class ParcelScoped(models.Model):
+    """A record of one parcel (its `parcel`), scoped as the parcel is: by its station and its
+    partner."""
+
+    # Typed for mypy as StationPartnerScoped's, and declared again by each subclass likewise.
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
+        station="parcel__station", partner="parcel__partner"
+    )
+    _default_manager: ClassVar[ScopedManager[Self]]
+
+    class Meta:
+        abstract = True
+
+
+class ParcelEvent(ParcelScoped):
     """One entry of a parcel's timeline. Append-only.
 
     `kind` is a dotted name: `parcel.*` for what happens in the network (`parcel.checked_in`),
@@ -218,11 +231,7 @@ class ParcelEvent(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
-        station="parcel__station", partner="parcel__partner"
-    )
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("parcel event")
@@ -242,7 +251,7 @@ class ParcelEvent(models.Model):
         return "system"
 
 
-class Handover(models.Model):
+class Handover(StationPartnerScoped):
     """The record that a buyer collected a parcel. One per parcel, enforced by the database."""
 
     class Method(models.TextChoices):
@@ -262,9 +271,7 @@ class Handover(models.Model):
     method = models.CharField(_("method"), max_length=8, choices=Method.choices)
     handed_over_at = models.DateTimeField(_("handed over at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("handover")
@@ -277,7 +284,7 @@ class Handover(models.Model):
         return f"{self.parcel} @ {self.handed_over_at:%Y-%m-%d %H:%M}"
 
 
-class HandBack(models.Model):
+class HandBack(StationPartnerScoped):
     """A batch of parcels a station gave back to one partner's courier."""
 
     station = models.ForeignKey(
@@ -292,9 +299,7 @@ class HandBack(models.Model):
     )
     created_at = models.DateTimeField(_("handed back at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("hand-back")
@@ -305,7 +310,7 @@ class HandBack(models.Model):
         return f"{self.partner} · {self.courier_name} @ {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class Notice(models.Model):
+class Notice(ParcelScoped):
     """A message to a buyer, recorded once per parcel, kind and channel (the outbox).
 
     Rows are written in the transaction that makes them due (a check-in, a return) with the time
@@ -343,11 +348,7 @@ class Notice(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
-        station="parcel__station", partner="parcel__partner"
-    )
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("notice")

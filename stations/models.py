@@ -260,7 +260,21 @@ class Invitation(models.Model):
         return f"{self.email} → {self.station}"
 
 
-class LedgerLine(models.Model):
+class StationPartnerScoped(models.Model):
+    """A record of one station's dealings with one partner, through its own `station` and
+    `partner`: django-scopes shows it only within a scope (stations.tenancy), filtered by both."""
+
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    # django-stubs reads a model's own `_default_manager`, never an inherited one (to type its
+    # relations), so each subclass declares it again.
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
+
+    class Meta:
+        abstract = True
+
+
+class LedgerLine(StationPartnerScoped):
     """One immutable line of a station's earnings: a fee for a handover or a return.
 
     Amounts are integers in the currency's minor units (cents). A line is never edited or deleted;
@@ -304,9 +318,7 @@ class LedgerLine(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("ledger line")
