@@ -1,5 +1,6 @@
 """What every view of the partner API shares: the partner's scope, the mapping of a DomainError
-to an answer, and the error responses, cursor parameter and paged lists the schema declares."""
+to an answer, and what the schema declares alike (error responses, the cursor, a paged list, a
+parcel's move)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,22 @@ def paged_list_schema(
     and a page's answers (`page_responses`)."""
     return extend_schema(
         parameters=[*parameters, cursor_parameter(what)], responses=page_responses(page), **schema
+    )
+
+
+def parcel_move_schema(
+    operation_id: str, summary: str, description: str, *, request: Any = None, **schema: Any
+) -> Callable[[F], F]:
+    """The schema of a POST that moves a partner's parcel (cancel, recall): the parcel as it is
+    then, or why not; bad input too, for a move that takes some (`request`)."""
+    errors = (401, 404, 409, 429) if request is None else (400, 401, 404, 409, 429)
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: s.ParcelOutput, **error_responses(*errors)},
+        **schema,
     )
 
 

@@ -5,7 +5,6 @@ partner's tracking number is a 404, exactly like one that does not exist."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +24,7 @@ from partners.api.schema import EMPTY_IS_NONE
 from stations import selectors as station_selectors
 from stations.models import Station
 
-from .base import F, PartnerAPIView, error_responses, paged_list_schema, validated
+from .base import PartnerAPIView, error_responses, paged_list_schema, parcel_move_schema, validated
 
 
 class ParcelPagination(CheckedCursorPagination):
@@ -300,23 +299,6 @@ class ParcelDetailView(PartnerAPIView):
             for e in selectors.parcel_timeline(parcel=parcel)
         ]
         return Response(s.ParcelDetailOutput(parcel).data)
-
-
-def parcel_move_schema(
-    operation_id: str, summary: str, description: str, *, request: Any = None, **schema: Any
-) -> Callable[[F], F]:
-    """The schema of a POST that moves a partner's parcel (cancel, recall): the parcel as it is
-    then, or why not (not found, or not in a status the move starts from); bad input too for a
-    move that takes some (`request`)."""
-    errors = (400, 401, 404, 409, 429) if request is not None else (401, 404, 409, 429)
-    return extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        description=description,
-        request=request,
-        responses={200: s.ParcelOutput, **error_responses(*errors)},
-        **schema,
-    )
 
 
 class ParcelCancelView(PartnerAPIView):
