@@ -1,7 +1,8 @@
 """What a page may do beyond the site-wide Content-Security-Policy and Permissions-Policy.
 
-settings.py denies every powerful feature and all script evaluation; the few pages that need one
-say so here, for our own origin only, so the exception stays next to the view that needs it.
+The site-wide policies (config/headers.py) deny every powerful feature and all script evaluation;
+the few pages that need one say so here, for our own origin only, so the exception stays next to
+the view that needs it.
 """
 
 from __future__ import annotations

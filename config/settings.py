@@ -1,4 +1,5 @@
-"""Stationkeeper settings: one module, configured entirely from the environment.
+"""Stationkeeper settings, configured entirely from the environment (the security headers'
+fixed policies are config/headers.py).
 
 Defaults are safe for production (DEBUG off, secure cookies, HSTS) except where a value can only
 come from the operator (the secret key, the allowed hosts). `make run` sets DJANGO_DEBUG=1 and
@@ -12,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from config import headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -240,53 +243,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Content-Security-Policy on every response (django-csp): scripts, styles and everything else
-# only from our own origin, no inline script or style (templates keep behaviour in static/js and
-# looks in static/css), no plugins, no framing, forms post only back to us. The scanning pages
-# add 'wasm-unsafe-eval' for the camera decoder's WebAssembly (config/policies.py).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
-    },
-}
+# Content-Security-Policy (django-csp) and Permissions-Policy (django-permissions-policy) on every
+# response: what they allow is config/headers.py, the pages allowed more config/policies.py.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": dict(headers.CSP_DIRECTIVES)}
 CSP_REPORT_URI = env.str("DJANGO_CSP_REPORT_URI", default="")
 if CSP_REPORT_URI:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [CSP_REPORT_URI]
-# Permissions-Policy on every response (django-permissions-policy): no page may use these
-# features, nor let an embedded frame use them. The scanning pages allow the camera and the
-# station application the location, for our own origin only (config/policies.py).
-PERMISSIONS_POLICY: dict[str, list[str]] = {
-    feature: []
-    for feature in (
-        "accelerometer",
-        "autoplay",
-        "browsing-topics",
-        "camera",
-        "display-capture",
-        "encrypted-media",
-        "geolocation",
-        "gyroscope",
-        "hid",
-        "idle-detection",
-        "magnetometer",
-        "microphone",
-        "midi",
-        "payment",
-        "picture-in-picture",
-        "publickey-credentials-get",
-        "screen-wake-lock",
-        "serial",
-        "usb",
-        "xr-spatial-tracking",
-    )
-}
+PERMISSIONS_POLICY: dict[str, list[str]] = {feature: [] for feature in headers.DENIED_FEATURES}
 
 # --- Django REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {

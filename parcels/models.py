@@ -21,10 +21,13 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.indexes import partial_index, partial_unique
+from stations.models import StationPartnerScoped
+
 SHELF_ROW_SIZE = 50
 
 
-class Parcel(models.Model):
+class Parcel(StationPartnerScoped):
     """A parcel a partner sends to a station for a buyer to collect."""
 
     class Status(models.TextChoices):
@@ -91,9 +94,7 @@ class Parcel(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("parcel")
@@ -102,22 +103,17 @@ class Parcel(models.Model):
             models.UniqueConstraint(
                 fields=["partner", "tracking_number"], name="parcel_partner_tracking_uniq"
             ),
-            models.UniqueConstraint(
-                fields=["pickup_token"],
-                condition=models.Q(pickup_token__isnull=False),
-                name="parcel_pickup_token_uniq",
-            ),
+            partial_unique("parcel_pickup_token_uniq", "pickup_token", pickup_token__isnull=False),
             # A code identifies a parcel on one station's shelf; once it leaves the shelf the code
             # may be issued again.
-            models.UniqueConstraint(
-                fields=["station", "pickup_code"],
-                condition=models.Q(status="at_station"),
-                name="parcel_station_code_on_shelf_uniq",
+            partial_unique(
+                "parcel_station_code_on_shelf_uniq", "station", "pickup_code", status="at_station"
             ),
-            models.UniqueConstraint(
-                fields=["station", "shelf_slot"],
-                condition=models.Q(status__in=["at_station", "return_due"]),
-                name="parcel_station_slot_on_shelf_uniq",
+            partial_unique(
+                "parcel_station_slot_on_shelf_uniq",
+                "station",
+                "shelf_slot",
+                status__in=["at_station", "return_due"],
             ),
             models.CheckConstraint(
                 condition=models.Q(
@@ -150,11 +146,7 @@ class Parcel(models.Model):
             # A typed code that is no longer on the shelf is looked up to say it was used.
             models.Index(fields=["station", "pickup_code"], name="parcel_station_code_idx"),
             # The overdue sweep across all stations.
-            models.Index(
-                fields=["hold_deadline"],
-                condition=models.Q(status="at_station"),
-                name="parcel_overdue_idx",
-            ),
+            partial_index("parcel_overdue_idx", "hold_deadline", status="at_station"),
             # The partner API: list by recent change.
             models.Index(fields=["partner", "updated_at"], name="parcel_partner_updated_idx"),
             # The admin's look-ups across the network: exact tracking number or phone.
@@ -198,7 +190,21 @@ def shelf_label(slot: int) -> str:
     return f"{letters}-{position + 1:02d}"
 
 
-class ParcelEvent(models.Model):
+class ParcelScoped(models.Model):
+    """A record of one parcel (its `parcel`), scoped as the parcel is: by its station and its
+    partner."""
+
+    # Typed for mypy as StationPartnerScoped's, and declared again by each subclass likewise.
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
+        station="parcel__station", partner="parcel__partner"
+    )
+    _default_manager: ClassVar[ScopedManager[Self]]
+
+    class Meta:
+        abstract = True
+
+
+class ParcelEvent(ParcelScoped):
     """One entry of a parcel's timeline. Append-only.
 
     `kind` is a dotted name: `parcel.*` for what happens in the network (`parcel.checked_in`),
@@ -225,11 +231,7 @@ class ParcelEvent(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
-        station="parcel__station", partner="parcel__partner"
-    )
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("parcel event")
@@ -257,7 +259,7 @@ class ParcelEvent(models.Model):
         return "system"
 
 
-class Handover(models.Model):
+class Handover(StationPartnerScoped):
     """The record that a buyer collected a parcel. One per parcel, enforced by the database."""
 
     class Method(models.TextChoices):
@@ -277,9 +279,7 @@ class Handover(models.Model):
     method = models.CharField(_("method"), max_length=8, choices=Method.choices)
     handed_over_at = models.DateTimeField(_("handed over at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("handover")
@@ -292,7 +292,7 @@ class Handover(models.Model):
         return f"{self.parcel} @ {self.handed_over_at:%Y-%m-%d %H:%M}"
 
 
-class HandBack(models.Model):
+class HandBack(StationPartnerScoped):
     """A batch of parcels a station gave back to one partner's courier."""
 
     station = models.ForeignKey(
@@ -307,9 +307,7 @@ class HandBack(models.Model):
     )
     created_at = models.DateTimeField(_("handed back at"), default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("hand-back")
@@ -320,7 +318,7 @@ class HandBack(models.Model):
         return f"{self.partner} · {self.courier_name} @ {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class Notice(models.Model):
+class Notice(ParcelScoped):
     """A message to a buyer, recorded once per parcel, kind and channel (the outbox).
 
     Rows are written in the transaction that makes them due (a check-in, a return) with the time
@@ -358,11 +356,7 @@ class Notice(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(
-        station="parcel__station", partner="parcel__partner"
-    )
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("notice")
@@ -374,11 +368,7 @@ class Notice(models.Model):
         ]
         indexes = [
             # The beat sweep: pending notices by due time.
-            models.Index(
-                fields=["due_at"],
-                condition=models.Q(status="pending"),
-                name="notice_pending_due_idx",
-            ),
+            partial_index("notice_pending_due_idx", "due_at", status="pending"),
             models.Index(fields=["status", "created_at"], name="notice_status_idx"),
         ]
 

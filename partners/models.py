@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.indexes import partial_index
+
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. SGD."))
 
 
@@ -198,11 +200,7 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         indexes = [
-            models.Index(
-                fields=["due_at"],
-                condition=models.Q(status="pending"),
-                name="delivery_pending_due_idx",
-            ),
+            partial_index("delivery_pending_due_idx", "due_at", status="pending"),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_time_idx"),
         ]
 

@@ -9,6 +9,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -44,6 +45,30 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
+
+
+def confirmation_page(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    template: str,
+    title: str | Promise,
+    form: forms.Form,
+    **selected: QuerySet,
+) -> TemplateResponse:
+    """An action's page that asks for `form` before the action runs, in the admin's frame, with
+    the objects selected (under the name the template gives them)."""
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.model._meta,
+            **selected,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
 
 
 class RejectionForm(forms.Form):
@@ -161,17 +186,13 @@ class StationAdmin(admin.ModelAdmin):
                 str(_("rejected")),
             )
             return None
-        return TemplateResponse(
+        return confirmation_page(
+            self,
             request,
             "admin/stations/station/reject.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": _("Reject applications"),
-                "opts": self.model._meta,
-                "stations": queryset,
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            _("Reject applications"),
+            form,
+            stations=queryset,
         )
 
     @admin.action(description=_("Suspend the selected stations"), permissions=["change"])
@@ -313,17 +334,13 @@ class StatementAdmin(admin.ModelAdmin):
         if form.is_valid():
             self._apply(request, queryset, form.cleaned_data["payout_reference"])
             return None
-        return TemplateResponse(
+        return confirmation_page(
+            self,
             request,
             "admin/stations/statement/mark_paid.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": _("Mark statements paid"),
-                "opts": self.model._meta,
-                "statements": queryset,
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            _("Mark statements paid"),
+            form,
+            statements=queryset,
         )
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Statement], reference: str) -> None:

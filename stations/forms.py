@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
+from . import services
 from .hours import WEEKDAYS, intervals
 from .models import Station
 
@@ -68,16 +69,7 @@ class StationApplicationForm(OpeningHoursMixin, forms.ModelForm):
 
     class Meta:
         model = Station
-        fields = [
-            "name",
-            "kind",
-            "address",
-            "postal_code",
-            "latitude",
-            "longitude",
-            "phone",
-            "capacity",
-        ]
+        fields = list(services.STATION_APPLICATION_FIELDS)
         help_texts = {
             "latitude": _("From any map app, e.g. 1.3521; or use your current location."),
             "longitude": _("e.g. 103.8198"),

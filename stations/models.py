@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
+from config.indexes import partial_index, partial_unique
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -164,10 +166,8 @@ class Station(models.Model):
         indexes = [
             models.Index(fields=["status", "name"], name="station_status_name_idx"),
             # The e-mail backstop (stations.tasks.send_unmailed): only the few not told yet.
-            models.Index(
-                fields=["status"],
-                condition=models.Q(decision_mailed_at__isnull=True),
-                name="station_decision_unmailed_idx",
+            partial_index(
+                "station_decision_unmailed_idx", "status", decision_mailed_at__isnull=True
             ),
         ]
 
@@ -243,17 +243,16 @@ class Invitation(models.Model):
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
         constraints = [
-            models.UniqueConstraint(
-                fields=["station", "email"],
-                condition=models.Q(accepted_at__isnull=True),
-                name="invitation_open_per_email_uniq",
+            partial_unique(
+                "invitation_open_per_email_uniq", "station", "email", accepted_at__isnull=True
             )
         ]
         indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=models.Q(mailed_at__isnull=True, accepted_at__isnull=True),
-                name="invitation_unmailed_idx",
+            partial_index(
+                "invitation_unmailed_idx",
+                "created_at",
+                mailed_at__isnull=True,
+                accepted_at__isnull=True,
             )
         ]
 
@@ -261,7 +260,21 @@ class Invitation(models.Model):
         return f"{self.email} → {self.station}"
 
 
-class LedgerLine(models.Model):
+class StationPartnerScoped(models.Model):
+    """A record of one station's dealings with one partner, through its own `station` and
+    `partner`: django-scopes shows it only within a scope (stations.tenancy), filtered by both."""
+
+    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
+    # django-stubs reads a model's own `_default_manager`, never an inherited one (to type its
+    # relations), so each subclass declares it again.
+    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
+    _default_manager: ClassVar[ScopedManager[Self]]
+
+    class Meta:
+        abstract = True
+
+
+class LedgerLine(StationPartnerScoped):
     """One immutable line of a station's earnings: a fee for a handover or a return.
 
     Amounts are integers in the currency's minor units (cents). A line is never edited or deleted;
@@ -305,19 +318,15 @@ class LedgerLine(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=now)
 
-    # Typed for mypy: django-scopes builds the manager class at run time (typings/django_scopes).
-    objects: ClassVar[ScopedManager[Self]] = ScopedManager(station="station", partner="partner")
-    _default_manager: ClassVar[ScopedManager[Self]]
+    _default_manager: ClassVar[ScopedManager[Self]]  # django-stubs reads each model's own
 
     class Meta:
         verbose_name = _("ledger line")
         verbose_name_plural = _("ledger lines")
         constraints = [
             # One handover and one return line per parcel; corrections (other kinds) may repeat.
-            models.UniqueConstraint(
-                fields=["parcel", "kind"],
-                condition=models.Q(kind__in=["handover", "return"]),
-                name="ledgerline_parcel_kind_uniq",
+            partial_unique(
+                "ledgerline_parcel_kind_uniq", "parcel", "kind", kind__in=["handover", "return"]
             ),
         ]
         indexes = [
@@ -373,11 +382,7 @@ class Statement(models.Model):
         ]
         indexes = [
             models.Index(fields=["month", "paid_at"], name="statement_month_paid_idx"),
-            models.Index(
-                fields=["created_at"],
-                condition=models.Q(mailed_at__isnull=True),
-                name="statement_unmailed_idx",
-            ),
+            partial_index("statement_unmailed_idx", "created_at", mailed_at__isnull=True),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,20 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+# The particulars an owner applies with, in the application form's order (the opening hours,
+# which the form builds from its own rows, come apart).
+STATION_APPLICATION_FIELDS = (
+    "name",
+    "kind",
+    "address",
+    "postal_code",
+    "latitude",
+    "longitude",
+    "phone",
+    "capacity",
+)
+
+
 def station_apply(
     *,
     owner: User,
@@ -179,23 +193,10 @@ def station_check_capacity(*, station: Station, capacity: int, on_shelf: ShelfCo
         _lock_for_capacity(station, capacity, on_shelf)
 
 
-# What a network admin may change on a station's own page. The status moves only through
+# What a network admin may change on a station's own page: what its owner applied with, the
+# slug, the time zone and the opening hours. The status moves only through
 # station_approve/reject/suspend, and the stamps come with those moves.
-STATION_ADMIN_FIELDS = frozenset(
-    {
-        "name",
-        "slug",
-        "kind",
-        "address",
-        "postal_code",
-        "latitude",
-        "longitude",
-        "phone",
-        "timezone",
-        "capacity",
-        "opening_hours",
-    }
-)
+STATION_ADMIN_FIELDS = frozenset({*STATION_APPLICATION_FIELDS, "slug", "timezone", "opening_hours"})
 
 
 def station_update(*, station: Station, changes: dict[str, Any], on_shelf: ShelfCount) -> Station:

@@ -11,7 +11,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.errors import DomainError
@@ -116,41 +118,30 @@ def staff(request: StationRequest, station_slug: str) -> HttpResponse:
     )
 
 
-def _back_to_staff(
-    request: StationRequest, station_slug: str, action: Callable[[], object], done: str
-) -> HttpResponse:
-    """Run a staff page's action; say how it went on the staff page."""
-    try:
-        action()
-    except DomainError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("stations:staff", station_slug=station_slug)
+def _staff_action(service: Callable[..., object], done: Promise) -> Callable[..., HttpResponse]:
+    """An owner's action on the staff page: `service` on this station and the id the URL names
+    (`membership_id=`, `invitation_id=`); how it went is said on the staff page."""
+
+    @owner_required
+    @require_POST
+    def view(request: StationRequest, station_slug: str, **ids: int) -> HttpResponse:
+        try:
+            service(station=request.station, **ids)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, str(done))  # in the request's language
+        return redirect("stations:staff", station_slug=station_slug)
+
+    return view
 
 
-@owner_required
-@require_POST
-def staff_remove(request: StationRequest, station_slug: str, membership_id: int) -> HttpResponse:
-    return _back_to_staff(
-        request,
-        station_slug,
-        lambda: services.membership_remove(station=request.station, membership_id=membership_id),
-        _("The clerk was removed from this station."),
-    )
-
-
-@owner_required
-@require_POST
-def invitation_withdraw(
-    request: StationRequest, station_slug: str, invitation_id: int
-) -> HttpResponse:
-    return _back_to_staff(
-        request,
-        station_slug,
-        lambda: services.invitation_withdraw(station=request.station, invitation_id=invitation_id),
-        _("The invitation was withdrawn."),
-    )
+staff_remove = _staff_action(
+    services.membership_remove, gettext_lazy("The clerk was removed from this station.")
+)
+invitation_withdraw = _staff_action(
+    services.invitation_withdraw, gettext_lazy("The invitation was withdrawn.")
+)
 
 
 @owner_required

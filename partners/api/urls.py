@@ -13,44 +13,28 @@ register_converter(TrackingNumberConverter, "tracking")
 
 app_name = "api"
 
+PARCEL = "parcels/<tracking:tracking_number>/"
+WEBHOOK = "webhooks/<int:pk>/"
+
+# The API's resources: route, view, URL name.
+RESOURCES = [
+    ("parcels/", views.ParcelListView, "parcels"),
+    ("parcels/batch/", views.ParcelBatchView, "parcels_batch"),
+    (PARCEL, views.ParcelDetailView, "parcel"),
+    (f"{PARCEL}cancel/", views.ParcelCancelView, "parcel_cancel"),
+    (f"{PARCEL}recall/", views.ParcelRecallView, "parcel_recall"),
+    (f"{PARCEL}events/", views.ParcelEventsView, "parcel_events"),
+    ("stations/", views.StationListView, "stations"),
+    ("webhooks/", views.WebhookListView, "webhooks"),
+    (WEBHOOK, views.WebhookDetailView, "webhook"),
+    (f"{WEBHOOK}rotate-secret/", views.WebhookRotateView, "webhook_rotate"),
+    (f"{WEBHOOK}deliveries/", views.WebhookDeliveriesView, "webhook_deliveries"),
+    ("webhooks/deliveries/<int:pk>/redeliver/", views.RedeliverView, "webhook_redeliver"),
+    ("invoices/", views.InvoiceView, "invoices"),
+]
+
 urlpatterns = [
-    path("parcels/", views.ParcelListView.as_view(), name="parcels"),
-    path("parcels/batch/", views.ParcelBatchView.as_view(), name="parcels_batch"),
-    path("parcels/<tracking:tracking_number>/", views.ParcelDetailView.as_view(), name="parcel"),
-    path(
-        "parcels/<tracking:tracking_number>/cancel/",
-        views.ParcelCancelView.as_view(),
-        name="parcel_cancel",
-    ),
-    path(
-        "parcels/<tracking:tracking_number>/recall/",
-        views.ParcelRecallView.as_view(),
-        name="parcel_recall",
-    ),
-    path(
-        "parcels/<tracking:tracking_number>/events/",
-        views.ParcelEventsView.as_view(),
-        name="parcel_events",
-    ),
-    path("stations/", views.StationListView.as_view(), name="stations"),
-    path("webhooks/", views.WebhookListView.as_view(), name="webhooks"),
-    path("webhooks/<int:pk>/", views.WebhookDetailView.as_view(), name="webhook"),
-    path(
-        "webhooks/<int:pk>/rotate-secret/",
-        views.WebhookRotateView.as_view(),
-        name="webhook_rotate",
-    ),
-    path(
-        "webhooks/<int:pk>/deliveries/",
-        views.WebhookDeliveriesView.as_view(),
-        name="webhook_deliveries",
-    ),
-    path(
-        "webhooks/deliveries/<int:pk>/redeliver/",
-        views.RedeliverView.as_view(),
-        name="webhook_redeliver",
-    ),
-    path("invoices/", views.InvoiceView.as_view(), name="invoices"),
+    *(path(route, view.as_view(), name=name) for route, view, name in RESOURCES),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script from a URL, as CSP refuses inline scripts.
     path(

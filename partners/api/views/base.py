@@ -1,13 +1,15 @@
 """What every view of the partner API shares: the partner's scope, the mapping of a DomainError
-to an answer, and the error responses and cursor parameter the schema declares."""
+to an answer, and what the schema declares alike (error responses, the cursor, a paged list, a
+parcel's move)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,8 +30,14 @@ ERRORS = {
     ),
     429: OpenApiResponse(s.ErrorSerializer, description="Too many requests for this key."),
 }
+F = TypeVar("F", bound=Callable[..., Any])  # a view method, as a schema decorator leaves it
 UNKNOWN_CURSOR = OpenApiResponse(s.ErrorSerializer, description="The `cursor` is not one we gave.")
 # Every POST's Idempotency-Key and every answer's rate-limit headers: partners/api/schema.py.
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error answers an operation declares, by status code."""
+    return {code: ERRORS[code] for code in codes}
 
 
 def cursor_parameter(what: str) -> OpenApiParameter:
@@ -43,7 +51,37 @@ def cursor_parameter(what: str) -> OpenApiParameter:
 
 def page_responses(page: type[serializers.Serializer]) -> dict[int, Any]:
     """A cursor-paged list's answers: the page, an unknown cursor, and the usual errors."""
-    return {200: page, 404: UNKNOWN_CURSOR, **{k: ERRORS[k] for k in (400, 401, 429)}}
+    return {200: page, 404: UNKNOWN_CURSOR, **error_responses(400, 401, 429)}
+
+
+def paged_list_schema(
+    page: type[serializers.Serializer],
+    what: str,
+    *,
+    parameters: list[OpenApiParameter],
+    **schema: Any,
+) -> Callable[[F], F]:
+    """The schema of a cursor-paged list of `what`: its own query parameters, then the cursor,
+    and a page's answers (`page_responses`)."""
+    return extend_schema(
+        parameters=[*parameters, cursor_parameter(what)], responses=page_responses(page), **schema
+    )
+
+
+def parcel_move_schema(
+    operation_id: str, summary: str, description: str, *, request: Any = None, **schema: Any
+) -> Callable[[F], F]:
+    """The schema of a POST that moves a partner's parcel (cancel, recall): the parcel as it is
+    then, or why not; bad input too, for a move that takes some (`request`)."""
+    errors = (401, 404, 409, 429) if request is None else (400, 401, 404, 409, 429)
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: s.ParcelOutput, **error_responses(*errors)},
+        **schema,
+    )
 
 
 def validated(serializer: serializers.Serializer) -> Any:

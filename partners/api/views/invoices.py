@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from partners.api import serializers as s
 from stations import selectors
 
-from .base import ERRORS, PartnerAPIView
+from .base import PartnerAPIView, error_responses
 
 # What the schema promises for `month`, and what the view checks (fullmatch).
 MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
@@ -34,7 +34,7 @@ class InvoiceView(PartnerAPIView):
                 description="YYYY-MM, from 2000-01 to 2100-12; default this month.",
             )
         ],
-        responses={200: s.InvoiceOutput, **{k: ERRORS[k] for k in (400, 401, 429)}},
+        responses={200: s.InvoiceOutput, **error_responses(400, 401, 429)},
     )
     def get(self, request: Request) -> Response:
         month = request.query_params.get("month")

@@ -24,7 +24,7 @@ from partners.api.schema import EMPTY_IS_NONE
 from stations import selectors as station_selectors
 from stations.models import Station
 
-from .base import ERRORS, PartnerAPIView, cursor_parameter, page_responses, validated
+from .base import PartnerAPIView, error_responses, paged_list_schema, parcel_move_schema, validated
 
 
 class ParcelPagination(CheckedCursorPagination):
@@ -35,7 +35,9 @@ class ParcelPagination(CheckedCursorPagination):
 
 
 class ParcelListView(PartnerAPIView):
-    @extend_schema(
+    @paged_list_schema(
+        s.ParcelPage,
+        "parcels",
         operation_id="parcels_list",
         summary="List your parcels",
         description="Newest change first, with cursor pagination (`next`/`previous` links).",
@@ -61,9 +63,7 @@ class ParcelListView(PartnerAPIView):
                 {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                 description="Parcels per page.",
             ),
-            cursor_parameter("parcels"),
         ],
-        responses=page_responses(s.ParcelPage),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -96,7 +96,7 @@ class ParcelListView(PartnerAPIView):
         responses={
             201: s.ParcelOutput,
             200: s.ParcelOutput,
-            **{k: ERRORS[k] for k in (400, 401, 409, 429)},
+            **error_responses(400, 401, 409, 429),
         },
         examples=[
             OpenApiExample(
@@ -213,7 +213,7 @@ class ParcelBatchView(PartnerAPIView):
                 },
             ),
         ],
-        responses={200: s.BatchOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
+        responses={200: s.BatchOutput, **error_responses(400, 401, 409, 429)},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -284,7 +284,7 @@ class ParcelDetailView(PartnerAPIView):
         summary="A parcel, with its events",
         description="Its status, where it is, the buyer's pickup link once it is at the station, "
         "and every event so far (yours and the network's), oldest first.",
-        responses={200: s.ParcelDetailOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={200: s.ParcelDetailOutput, **error_responses(401, 404, 429)},
     )
     def get(self, request: Request, tracking_number: str) -> Response:
         parcel = self.parcel(tracking_number)
@@ -302,10 +302,10 @@ class ParcelDetailView(PartnerAPIView):
 
 
 class ParcelCancelView(PartnerAPIView):
-    @extend_schema(
-        operation_id="parcels_cancel",
-        summary="Cancel an announced parcel",
-        description="Only before it reaches the station; after that, recall it.",
+    @parcel_move_schema(
+        "parcels_cancel",
+        "Cancel an announced parcel",
+        "Only before it reaches the station; after that, recall it.",
         examples=[
             OpenApiExample(
                 "Already at the station",
@@ -318,8 +318,6 @@ class ParcelCancelView(PartnerAPIView):
                 },
             )
         ],
-        request=None,
-        responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (401, 404, 409, 429)}},
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
@@ -328,12 +326,11 @@ class ParcelCancelView(PartnerAPIView):
 
 
 class ParcelRecallView(PartnerAPIView):
-    @extend_schema(
-        operation_id="parcels_recall",
-        summary="Recall a parcel from the shelf",
-        description="The station keeps it for your courier (status `return_due`).",
+    @parcel_move_schema(
+        "parcels_recall",
+        "Recall a parcel from the shelf",
+        "The station keeps it for your courier (status `return_due`).",
         request=s.RecallInput,
-        responses={200: s.ParcelOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:
@@ -350,7 +347,7 @@ class ParcelEventsView(PartnerAPIView):
         summary="Post an upstream tracking event",
         description="Dispatched, in transit, customs cleared, …: shown on the buyer's timeline.",
         request=s.PartnerEventInput,
-        responses={201: s.EventOutput, **{k: ERRORS[k] for k in (400, 401, 404, 409, 429)}},
+        responses={201: s.EventOutput, **error_responses(400, 401, 404, 409, 429)},
     )
     @idempotent
     def post(self, request: Request, tracking_number: str) -> Response:

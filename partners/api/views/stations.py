@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from partners.api.pagination import CheckedCursorPagination
 from stations import selectors
 from stations.models import Station
 
-from .base import PartnerAPIView, cursor_parameter, page_responses
+from .base import PartnerAPIView, paged_list_schema
 
 # What the schema promises for `near`, and what the view checks (fullmatch).
 NEAR_PATTERN = (
@@ -33,7 +33,9 @@ class StationPagination(CheckedCursorPagination):
 class StationListView(PartnerAPIView):
     MAX_RESULTS = 200
 
-    @extend_schema(
+    @paged_list_schema(
+        s.StationPage,
+        "stations (without `near`)",
         operation_id="stations_list",
         summary="Active stations, with free capacity now",
         description="With `near`, the stations within `radius_km` (default 3), nearest first "
@@ -50,9 +52,7 @@ class StationListView(PartnerAPIView):
                 {"type": "number", "minimum": 0.1, "maximum": 50, "default": 3},
                 description="With `near`: how far to look, in kilometres.",
             ),
-            cursor_parameter("stations (without `near`)"),
         ],
-        responses=page_responses(s.StationPage),
     )
     def get(self, request: Request) -> Response:
         near = request.query_params.get("near")

@@ -15,7 +15,7 @@ from partners.api.idempotency import idempotent
 from partners.api.pagination import CheckedCursorPagination
 from partners.models import WebhookDelivery, WebhookEndpoint
 
-from .base import ERRORS, PartnerAPIView, cursor_parameter, found, validated
+from .base import PartnerAPIView, cursor_parameter, error_responses, found, validated
 
 
 def _webhook_data(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict:
@@ -38,7 +38,7 @@ class WebhookListView(PartnerAPIView):
         summary="Your webhook endpoints",
         description="All of them, oldest first, switched off ones included (with the reason). "
         "Secrets are not shown.",
-        responses={200: s.WebhookOutput(many=True), **{k: ERRORS[k] for k in (401, 429)}},
+        responses={200: s.WebhookOutput(many=True), **error_responses(401, 429)},
     )
     def get(self, request: Request) -> Response:
         endpoints = selectors.webhook_endpoints_for(partner=self.partner)
@@ -59,7 +59,7 @@ class WebhookListView(PartnerAPIView):
             )
         ],
         request=s.WebhookInput,
-        responses={201: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (400, 401, 409, 429)}},
+        responses={201: s.WebhookWithSecretOutput, **error_responses(400, 401, 409, 429)},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -85,7 +85,7 @@ class WebhookDetailView(WebhookView):
         description="Send only what changes. Switching an endpoint on again (`active: true`) "
         "clears the failures that switched it off; its secret stays the same.",
         request=s.WebhookUpdateInput,
-        responses={200: s.WebhookOutput, **{k: ERRORS[k] for k in (400, 401, 404, 429)}},
+        responses={200: s.WebhookOutput, **error_responses(400, 401, 404, 429)},
     )
     def patch(self, request: Request, pk: int) -> Response:
         endpoint = self.endpoint(pk)
@@ -97,7 +97,7 @@ class WebhookDetailView(WebhookView):
         operation_id="webhooks_delete",
         summary="Remove an endpoint",
         description="Nothing more is sent to it, and its delivery log is deleted with it.",
-        responses={204: None, **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={204: None, **error_responses(401, 404, 429)},
     )
     def delete(self, request: Request, pk: int) -> Response:
         services.webhook_endpoint_delete(endpoint=self.endpoint(pk))
@@ -112,7 +112,7 @@ class WebhookRotateView(WebhookView):
         "one per secret, so you can switch without losing a message. Rotating again meanwhile "
         "ends the older secret at once: retry a rotation with the same `Idempotency-Key`.",
         request=None,
-        responses={200: s.WebhookWithSecretOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={200: s.WebhookWithSecretOutput, **error_responses(401, 404, 429)},
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
@@ -135,7 +135,7 @@ class WebhookDeliveriesView(WebhookView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values),
             cursor_parameter("deliveries"),
         ],
-        responses={200: s.DeliveryPage, **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={200: s.DeliveryPage, **error_responses(401, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
         qs = selectors.webhook_deliveries_for(
@@ -152,7 +152,7 @@ class RedeliverView(PartnerAPIView):
         summary="Send a delivery's message again",
         description="A new delivery of the same message (same `webhook-id`), due now.",
         request=None,
-        responses={202: s.DeliveryOutput, **{k: ERRORS[k] for k in (401, 404, 429)}},
+        responses={202: s.DeliveryOutput, **error_responses(401, 404, 429)},
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
