@@ -24,7 +24,7 @@ import functools
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, Unpack, cast
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -206,27 +206,31 @@ def _check_rows_in_scope(objs: Sequence[models.Model]) -> None:
                 raise ScopeError(f"{model._meta.label}: a row outside the active {dimension} scope")
 
 
+class Clauses(TypedDict, total=False):
+    """What a read may add to its WHERE: `related`, the foreign keys joined as t1, t2 … (each
+    row's instance comes with them, as select_related would bring them); `order_by` and `limit`,
+    as SQL; `lock`, "update" or "no key update" to lock the model's rows (t0 alone, as
+    select_for_update(of=("self",)) does) for the caller's transaction, ignored where the
+    database has no row locks (SQLite, where a transaction holds the whole database); and the
+    database alias `using`."""
+
+    related: Sequence[str]
+    order_by: str
+    limit: int | None
+    lock: str
+    using: str
+
+
 def select(
-    model: type[M],
-    where: str,
-    params: Sequence[Any],
-    *,
-    related: Sequence[str] = (),
-    order_by: str = "",
-    limit: int | None = None,
-    lock: str = "",
-    using: str = "default",
+    model: type[M], where: str, params: Sequence[Any], **clauses: Unpack[Clauses]
 ) -> list[M]:
     """Instances of `model` matching `where` (SQL over alias t0 for the model and t1, t2 … for
     the foreign keys named in `related`, which come with each instance as select_related would
-    bring them), within the active scope of a scoped model (ScopeError outside one).
-
-    `lock` locks the model's rows (alias t0 alone) for the caller's transaction, as
-    select_for_update(of=("self",)) does: "update", or "no key update"; ignored where the
-    database has no row locks (SQLite, where a transaction holds the whole database)."""
+    bring them), within the active scope of a scoped model (ScopeError outside one)."""
+    using = clauses.get("using", "default")
     connection = connections[using]
-    shape = _shape(model, tuple(related), connection)
-    rows = _fetch(model, shape.head, where, params, order_by, limit, lock, connection)
+    shape = _shape(model, tuple(clauses.get("related", ())), connection)
+    rows = _fetch(model, shape.head, where, params, clauses, connection)
     found = []
     for row in rows:
         cells = list(row)
@@ -250,16 +254,11 @@ def select(
 
 
 def first(
-    model: type[M],
-    where: str,
-    params: Sequence[Any],
-    *,
-    related: Sequence[str] = (),
-    order_by: str = "",
-    lock: str = "",
+    model: type[M], where: str, params: Sequence[Any], **clauses: Unpack[Clauses]
 ) -> M | None:
     """The first instance `select` finds, or None."""
-    found = select(model, where, params, related=related, order_by=order_by, limit=1, lock=lock)
+    one: Clauses = {**clauses, "limit": 1}
+    found = select(model, where, params, **one)
     return found[0] if found else None
 
 
@@ -268,20 +267,17 @@ def values(
     columns: Sequence[str],
     where: str,
     params: Sequence[Any],
-    *,
-    related: Sequence[str] = (),
-    order_by: str = "",
-    limit: int | None = None,
-    using: str = "default",
+    **clauses: Unpack[Clauses],
 ) -> list[tuple]:
     """Rows of the plain `columns` (SQL over the aliases `select` uses: t0.shelf_slot, t1.name)
     of `model` matching `where`, as tuples of what the database driver returns, in the same
     scope as `select`: for a list that shows a few columns of many rows, without building an
     instance (and parsing every field) per row."""
-    connection = connections[using]
+    connection = connections[clauses.get("using", "default")]
+    related = tuple(clauses.get("related", ()))
     # The columns are the caller's SQL, like `where`; the values are parameters.
-    head = f"SELECT {', '.join(columns)} FROM {_joins(model, tuple(related), connection)}"  # noqa: S608
-    return _fetch(model, head, where, params, order_by, limit, "", connection)
+    head = f"SELECT {', '.join(columns)} FROM {_joins(model, related, connection)}"  # noqa: S608
+    return _fetch(model, head, where, params, clauses, connection)
 
 
 _LOCKS = {"": "", "update": " FOR UPDATE OF t0", "no key update": " FOR NO KEY UPDATE OF t0"}
@@ -292,20 +288,18 @@ def _fetch(
     head: str,
     where: str,
     params: Sequence[Any],
-    order_by: str,
-    limit: int | None,
-    lock: str,
+    clauses: Clauses,
     connection: BaseDatabaseWrapper,
 ) -> list[tuple]:
     """Run `head` WHERE `where` within the model's active scope, and fetch every row."""
     conditions, scope_params = _scope_where(model, connection, "t0.")
     sql = " AND ".join([f"{head} WHERE ({where})", *conditions])
-    if order_by:
-        sql += f" ORDER BY {order_by}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+    if clauses.get("order_by"):
+        sql += f" ORDER BY {clauses['order_by']}"
+    if clauses.get("limit") is not None:
+        sql += f" LIMIT {int(clauses['limit'])}"  # type: ignore[arg-type]  # not None: just checked
     if connection.features.has_select_for_update:
-        sql += _LOCKS[lock]
+        sql += _LOCKS[clauses.get("lock", "")]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *scope_params])
         return cursor.fetchall()

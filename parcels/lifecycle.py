@@ -45,54 +45,19 @@ class Transition:
 
 _S = Parcel.Status
 
-TRANSITIONS: dict[str, Transition] = {
-    t.action: t
-    for t in (
-        Transition("announce", frozenset(), _S.ANNOUNCED, "announced_at", "parcel.announced"),
-        Transition(
-            "check_in",
-            frozenset({_S.ANNOUNCED}),
-            _S.AT_STATION,
-            "checked_in_at",
-            "parcel.checked_in",
-            gettext_noop("Parcel %(tracking)s cannot be checked in: %(why)s"),
-        ),
-        Transition(
-            "hand_over",
-            frozenset({_S.AT_STATION}),
-            _S.PICKED_UP,
-            "picked_up_at",
-            "parcel.picked_up",
-            gettext_noop("Parcel %(tracking)s cannot be handed over: %(why)s"),
-            fee=LedgerLine.Kind.HANDOVER,
-        ),
-        Transition(
-            "mark_return_due",
-            frozenset({_S.AT_STATION}),
-            _S.RETURN_DUE,
-            "return_due_at",
-            "parcel.return_due",
-            gettext_noop("Parcel %(tracking)s cannot be marked for return: %(why)s"),
-        ),
-        Transition(
-            "hand_back",
-            frozenset({_S.RETURN_DUE}),
-            _S.RETURNED,
-            "returned_at",
-            "parcel.returned",
-            gettext_noop("Parcel %(tracking)s cannot be handed back: %(why)s"),
-            fee=LedgerLine.Kind.RETURN,
-        ),
-        Transition(
-            "cancel",
-            frozenset({_S.ANNOUNCED}),
-            _S.CANCELLED,
-            "cancelled_at",
-            "parcel.cancelled",
-            gettext_noop("Parcel %(tracking)s cannot be cancelled: %(why)s"),
-        ),
-    )
-}
+# One row per action, read across: where it may start, where it leads, the column it stamps,
+# the event it records, the wording of its refusal, and the fee it earns the station.
+# fmt: off
+TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
+    #          action             from                        to             stamps           records              refusal (%(why)s: what became of it)                                     fee
+    Transition("announce",        frozenset(),                _S.ANNOUNCED,  "announced_at",  "parcel.announced"),
+    Transition("check_in",        frozenset({_S.ANNOUNCED}),  _S.AT_STATION, "checked_in_at", "parcel.checked_in", gettext_noop("Parcel %(tracking)s cannot be checked in: %(why)s")),
+    Transition("hand_over",       frozenset({_S.AT_STATION}), _S.PICKED_UP,  "picked_up_at",  "parcel.picked_up",  gettext_noop("Parcel %(tracking)s cannot be handed over: %(why)s"),      LedgerLine.Kind.HANDOVER),
+    Transition("mark_return_due", frozenset({_S.AT_STATION}), _S.RETURN_DUE, "return_due_at", "parcel.return_due", gettext_noop("Parcel %(tracking)s cannot be marked for return: %(why)s")),
+    Transition("hand_back",       frozenset({_S.RETURN_DUE}), _S.RETURNED,   "returned_at",   "parcel.returned",   gettext_noop("Parcel %(tracking)s cannot be handed back: %(why)s"),      LedgerLine.Kind.RETURN),
+    Transition("cancel",          frozenset({_S.ANNOUNCED}),  _S.CANCELLED,  "cancelled_at",  "parcel.cancelled",  gettext_noop("Parcel %(tracking)s cannot be cancelled: %(why)s")),
+)}
+# fmt: on
 
 # What happens to a parcel without moving it, recorded as events all the same.
 CONFIRMED = "parcel.confirmed"  # the partner announced a parcel a station took in unannounced

@@ -240,10 +240,12 @@ class ParcelEvent(ParcelScoped):
         indexes = [
             models.Index(fields=["parcel", "occurred_at"], name="event_parcel_time_idx"),
             # The check-in page lists what its clerk checked in at the station this session.
-            models.Index(
-                fields=["station", "actor_user", "occurred_at"],
-                condition=models.Q(kind="parcel.checked_in"),
-                name="event_checked_in_by_idx",
+            partial_index(
+                "event_checked_in_by_idx",
+                "station",
+                "actor_user",
+                "occurred_at",
+                kind="parcel.checked_in",
             ),
         ]
 
