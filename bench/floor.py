@@ -245,6 +245,11 @@ ROOT_URLCONF = "bench.floor"
 DATABASES = {"default": _env.db_url("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = 60  # as config.settings: one connection per worker
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if _env.bool("DATABASE_SERVER_SIDE_BINDING", default=False):  # as config.settings, so both
+    DATABASES["default"]["OPTIONS"] = {  # sides of a comparison talk to PostgreSQL alike
+        "server_side_binding": True,
+        "prepare_threshold": _env.int("DATABASE_PREPARE_THRESHOLD", default=5),
+    }
 USE_TZ = True
 
 

@@ -107,8 +107,9 @@ def main() -> None:
     parser.add_argument(
         "--drawn",
         type=int,
-        default=400,
-        help="parcels per station whose QR the notice task has drawn (the buyers open these)",
+        default=700,
+        help="parcels per station whose QR the notice task has drawn (the buyers open these;"
+        " enough that no buyer runs out on either side)",
     )
     args = parser.parse_args()
 

@@ -14,6 +14,8 @@ from django.http import HttpRequest
 
 from config import sql
 
+from .tenancy import known_session_user
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
@@ -30,12 +32,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
 class _SessionUser:
     """The signed-in person, read for every request from the id in the session: one indexed row
-    in plain SQL (config/sql.py), not the ORM's query building, on every page of the portal."""
+    in plain SQL (config/sql.py), not the ORM's query building, or none where the portal's
+    middleware has read them already (known_user)."""
 
     def get_user(self, user_id: Any) -> Any:
         from .models import User  # models are not ready when settings name the backends
 
-        user = sql.first(User, "t0.id = %s", [user_id])
+        user = known_session_user()
+        if user is None or user.pk != user_id:
+            user = sql.first(User, "t0.id = %s", [user_id])
         return user if user is not None and self.user_can_authenticate(user) else None  # type: ignore[attr-defined]
 
 

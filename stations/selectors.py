@@ -23,14 +23,16 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("station").order_by("station__name")
 
 
-def membership_for(*, user: User, station_slug: str) -> Membership | None:
-    """The person's membership of the station with this slug, with the station; None if none.
-    Read on every portal request, so in plain SQL (config/sql.py)."""
+def membership_for(*, user_id: int, station_slug: str) -> Membership | None:
+    """The membership of the person `user_id` of the station with this slug, with the station
+    and the person; None if none. Read on every portal request, before the person is (the
+    portal's middleware hands them to the session's sign-in check: stations.accounts), so in
+    one statement of plain SQL (config/sql.py)."""
     return sql.first(
         Membership,
         "t0.user_id = %s AND t1.slug = %s",
-        [user.pk, station_slug],
-        related=("station",),
+        [user_id, station_slug],
+        related=("station", "user"),
     )
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve, reverse
@@ -67,6 +70,28 @@ def network_scope() -> Iterator[None]:
         yield
 
 
+# The person the station portal's middleware has just read with their membership, for the
+# session's sign-in check to take instead of reading them again (known_user).
+_known: ContextVar[Any] = ContextVar("known_user", default=None)
+
+
+def known_session_user() -> Any:
+    """The person `known_user` holds, or None (stations.accounts' session check asks)."""
+    return _known.get()
+
+
+@contextmanager
+def known_user(user: Any) -> Iterator[None]:
+    """While this runs, the session's user is `user` if the session names them (None: read as
+    usual). Django's checks still apply: the session's backend, an active account, and the
+    session's password hash."""
+    token = _known.set(user)
+    try:
+        yield
+    finally:
+        _known.reset(token)
+
+
 class AdminScopeMiddleware:
     """The Django admin is for network admins, who see every tenant: scopes are disabled there."""
 
@@ -102,15 +127,20 @@ class StationMiddleware:
         if slug is None:
             return self.get_response(request)
         htmx = request.headers.get("HX-Request") == "true"
-        if not request.user.is_authenticated:
+        from .selectors import membership_for  # models are not ready when settings load this
+
+        # The person and their membership in one read, before Django's sign-in check of the
+        # session (which then takes the person from it): one statement, not two.
+        user_id = _session_user_id(request)
+        membership = None if user_id is None else membership_for(user_id=user_id, station_slug=slug)
+        with known_user(membership.user if membership is not None else None):
+            authenticated = request.user.is_authenticated
+        if not authenticated:
             response = redirect_to_login(request.get_full_path())
             if htmx:
                 # A part of the page cannot show the login page: send the whole page there.
                 return HttpResponse(headers={"HX-Redirect": response["Location"]})
             return response
-        from .selectors import membership_for  # models are not ready when settings load this
-
-        membership = membership_for(user=request.user, station_slug=slug)
         if membership is None:
             if htmx:  # e.g. a clerk removed mid-shift: back to their own list of stations
                 return HttpResponse(headers={"HX-Redirect": reverse("home")})
@@ -121,6 +151,15 @@ class StationMiddleware:
         station_request.station = membership.station
         with station_scope(membership.station_id):
             return self.get_response(request)
+
+
+def _session_user_id(request: HttpRequest) -> int | None:
+    """The id of the person the session says is signed in (not yet checked), or None."""
+    raw = request.session.get(SESSION_KEY)
+    try:
+        return None if raw is None else int(get_user_model()._meta.pk.to_python(raw))
+    except (TypeError, ValueError, ValidationError):
+        return None
 
 
 def owner_required(view: Callable[..., _Response]) -> Callable[..., _Response]:

@@ -125,3 +125,37 @@ def test_wrong_passwords_still_lock_the_account_for_a_while(client, owner):
     response = client.post("/accounts/login/", {"login": owner.email, "password": "pw-owner-123"})
     assert response.status_code == 200
     assert "Too many failed login attempts" in response.text
+
+
+# --- the portal reads the person with their membership; Django's session checks still hold ---
+
+
+@pytest.mark.parametrize("change", ["password", "deactivated", "removed", "none"])
+def test_a_portal_request_checks_the_session_as_django_does(client, clerk, station, change):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stations.models import Membership
+    from tests.conftest import portal_url
+
+    client.force_login(clerk)
+    page = portal_url(station, "check_in")
+    assert client.get(page).status_code == 200
+    if change == "password":  # changed on another device: this session's hash is stale
+        clerk.set_password("a-brand-new-password-1")
+        clerk.save()
+    elif change == "deactivated":
+        User.objects.filter(pk=clerk.pk).update(is_active=False)
+    elif change == "removed":
+        Membership.objects.filter(user=clerk, station=station).delete()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(page)
+    if change == "removed":
+        assert response.status_code == 404
+    elif change == "none":
+        assert response.status_code == 200
+        person_reads = [q for q in queries.captured_queries if '"stations_user"' in q["sql"]]
+        assert len(person_reads) == 1  # with the membership, not read again for the session
+    else:
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
