@@ -10,6 +10,7 @@ managers; each names its station or partner itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -120,10 +121,7 @@ class StationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            slug = resolve(request.path_info).kwargs.get("station_slug")
-        except Resolver404:
-            slug = None
+        slug = _station_slug(request.path_info)
         if slug is None:
             return self.get_response(request)
         htmx = request.headers.get("HX-Request") == "true"
@@ -151,6 +149,17 @@ class StationMiddleware:
         station_request.station = membership.station
         with station_scope(membership.station_id):
             return self.get_response(request)
+
+
+@functools.lru_cache(maxsize=4096)
+def _station_slug(path: str) -> str | None:
+    """The station a portal path names (`/s/<station_slug>/…`), or None for any other path.
+    Asked on every request before Django resolves the path itself, so kept for the paths seen
+    lately: the URLconf is fixed while the process runs."""
+    try:
+        return resolve(path).kwargs.get("station_slug")
+    except Resolver404:
+        return None
 
 
 def _session_user_id(request: HttpRequest) -> int | None:
