@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
@@ -78,17 +77,20 @@ def qr_image(data: str):  # returns a PIL image
 QR_CACHE_SECONDS = 30 * 24 * 3600
 
 
-@functools.lru_cache(maxsize=1024)
-def qr_svg(data: str) -> str:
+def qr_svg(data: str, *, cached: str | None = None) -> str:
     """The QR code for `data` as an inline SVG that scales to its container (dark on white).
 
-    Drawn once per link for every web worker: kept in the shared Django cache (under a digest,
-    so no pickup token is a cache key) and in this process. Choosing the mask is most of the
-    drawing (qrcode tries all eight, as the standard asks), so the pickup notice's task draws it
-    when the parcel reaches the shelf (`notices.send`), before the buyer opens the page.
+    Drawn once per link for every web worker: kept in the shared Django cache under
+    `qr_cache_key` (a digest, so no pickup token is a cache key). A caller that has read that key
+    already (the pickup page reads it with its other keys in one round trip) passes what it
+    found as `cached`. Choosing the mask is most of the drawing (qrcode tries all eight, as the
+    standard asks), so the pickup notice's task draws it when the parcel reaches the shelf
+    (`notices.send`), before the buyer opens the page.
     """
     from django.core.cache import cache
 
+    if cached is not None:
+        return cached
     key = qr_cache_key(data)
     svg = cache.get(key)
     if svg is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,11 +34,16 @@ PROBE_LIMIT = 20
 PROBE_WINDOW = 15 * 60
 
 
-def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
-    """The parcel behind the token, or the 429 page for an address that probed too many."""
+def _parcel_or_404(
+    request: HttpRequest, token: str, *, also: Sequence[str] = ()
+) -> tuple[Parcel, dict[str, Any]] | HttpResponse:
+    """The parcel behind the token, with what the shared cache holds under the keys `also`
+    (read in the same round trip as the probing count), or the 429 page for an address that
+    probed too many."""
     # The address our trusted proxies saw (config.proxies), not what X-Forwarded-For claims.
     key = f"pickup-probe:{client_ip(request)}"
-    if cache.get(key, 0) >= PROBE_LIMIT:
+    known = cache.get_many([key, *also])
+    if known.get(key, 0) >= PROBE_LIMIT:
         response = render(request, "parcels/pickup_throttled.html", status=429)
         response["Retry-After"] = str(PROBE_WINDOW)
         return response
@@ -50,7 +56,7 @@ def _parcel_or_404(request: HttpRequest, token: str) -> Parcel | HttpResponse:
     if parcel is None:
         throttle.count(key, PROBE_WINDOW)
         raise Http404
-    return parcel
+    return parcel, known
 
 
 def buyer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -61,7 +67,7 @@ def buyer_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         found = _parcel_or_404(request, token)
         if isinstance(found, HttpResponse):
             return found
-        return view(request, token, found, **kwargs)
+        return view(request, token, found[0], **kwargs)
 
     return wrapper
 
@@ -106,14 +112,18 @@ def timeline(parcel: Parcel) -> list[dict]:
 
 
 @never_cache
-@buyer_view
-def pickup(request: HttpRequest, token: str, parcel: Parcel) -> HttpResponse:
+def pickup(request: HttpRequest, token: str) -> HttpResponse:
+    link = settings.SITE_URL + reverse("pickup", args=[token])
+    qr_key = codes.qr_cache_key(link)
+    found = _parcel_or_404(request, token, also=[qr_key])  # its QR, drawn, in the same read
+    if isinstance(found, HttpResponse):
+        return found
+    parcel, known = found
     _buyer_language(request, parcel)
     station = parcel.station
     now = timezone.now()
     local_now = now.astimezone(station.tzinfo)
     on_shelf = parcel.status == Parcel.Status.AT_STATION
-    link = settings.SITE_URL + reverse("pickup", args=[token])
     response = render(
         request,
         "parcels/pickup.html",
@@ -122,7 +132,7 @@ def pickup(request: HttpRequest, token: str, parcel: Parcel) -> HttpResponse:
             "station": station,
             "masked_name": masked(parcel.recipient_name),
             "on_shelf": on_shelf,
-            "qr_svg": codes.qr_svg(link) if on_shelf else "",
+            "qr_svg": codes.qr_svg(link, cached=known.get(qr_key)) if on_shelf else "",
             "time_left": parcel.hold_deadline - now
             if on_shelf and parcel.hold_deadline and parcel.hold_deadline > now
             else None,

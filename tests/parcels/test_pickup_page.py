@@ -135,14 +135,13 @@ def test_the_buyers_page_shows_the_qr_drawn_when_the_notice_went_out(
     worker: opening the page does not choose it again."""
     import qrcode
 
-    from parcels import codes, notices
+    from parcels import notices
     from stations.tenancy import network_scope
 
     parcel = on_shelf(station)
     with network_scope():
         for notice_id in notices.claim_due(now=parcel.checked_in_at):
             notices.send(notice_id, now=parcel.checked_in_at)
-    codes.qr_svg.cache_clear()  # the page is served by another process than the task's
 
     def mask_chosen_again(self):
         raise AssertionError("the page view chose the QR's mask")
