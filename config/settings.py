@@ -130,7 +130,16 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # Rendered fragments that are the same for many requests (a station's card on every buyer's
+    # page there), kept in each process: keyed by everything they show, so never stale.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    },
+}
 # With a shared cache (Redis in production), sessions are read from it and written through to
 # the database: one query less on every request, and a cache flush still logs nobody out; if
 # Redis is down, the cache reads as empty (config/cache.py), so sessions come from the database

@@ -143,7 +143,8 @@ def pickup(request: HttpRequest, token: str) -> HttpResponse:
             "extension_days": parcel.partner.extension_days,
             "today_hours": hours.describe_day(station.opening_hours, local_now.weekday()),
             "open_now": hours.is_open(station.opening_hours, local_now),
-            "week": hours.week(station.opening_hours),
+            # Called by the template only when the station's card is drawn (it is cached).
+            "week": lambda: hours.week(station.opening_hours),
             "timeline": timeline(parcel),
         },
     )

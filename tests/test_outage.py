@@ -89,11 +89,12 @@ def own_redis(settings, monkeypatch):
     server = OwnRedis()
     server.start()
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "config.cache.RedisCache",
             "LOCATION": server.url,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
-        }
+        },
     }
     # Celery reads CELERY_BROKER_URL from the environment before its configuration.
     default_broker = celery_app.conf.broker_url

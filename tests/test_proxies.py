@@ -125,7 +125,10 @@ def test_with_the_cache_down_the_buyer_throttle_lets_buyers_through(
     # While Redis is down the cache keeps nothing (get → default, add → True, incr → ValueError),
     # as Django's dummy cache does: no count, no error.
     parcel = on_shelf(station)
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
     for i in range(PROBE_LIMIT + 2):
         assert client.get(unknown_link(i)).status_code == 404
     assert client.get(f"/p/{parcel.pickup_token}/").status_code == 200

@@ -78,7 +78,10 @@ def test_with_the_cache_down_codes_are_still_found(counter, station, on_shelf, s
     counter.get(
         portal_url(station, "shelf")
     )  # the session is in Redis; read it before it "goes down"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
     for code in wrong_codes(parcel, throttle.PER_USER + 1):
         assert counter.get(portal_url(station, "shelf"), {"q": code}).status_code == 200
     assert (

@@ -174,10 +174,11 @@ def test_a_flushed_cache_logs_nobody_out(client, clerk, station):
 def test_with_redis_down_people_stay_logged_in_and_can_log_out(client, clerk, station, settings):
     client.login(email=clerk.email, password="pw-clerk-123")
     settings.CACHES = {  # nothing listens on port 1 (the production backend, as settings pick it)
+        **settings.CACHES,
         "default": {
             "BACKEND": "config.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
-        }
+        },
     }
     response, session_queries = shelf_page(client, station)
     assert response.status_code == 200

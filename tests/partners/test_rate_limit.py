@@ -74,6 +74,9 @@ def test_a_request_without_a_key_has_no_rate_headers(rate):
 def test_with_the_cache_down_requests_go_through(api, rate, settings):
     # What the cache does while Redis is down: it keeps nothing (get → default, add → True,
     # incr → ValueError), exactly Django's dummy cache.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
     statuses = {api.get("/api/v1/parcels/").status_code for _ in range(LIMIT + 5)}
     assert statuses == {200}
