@@ -132,19 +132,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": env.cache_url("CACHE_URL", default="locmemcache://"),
-    # Rendered fragments that are the same for many requests (a station's card on every buyer's
-    # page there), kept in each process: keyed by everything they show, so never stale.
+    # Fragments the same for many requests (a station's card on its buyers' pages), per process,
+    # keyed by all they show, so never stale.
     "fragments": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "fragments",
+        "LOCATION": "frag",
         "OPTIONS": {"MAX_ENTRIES": 5000},
     },
 }
 # With a shared cache (Redis in production), sessions are read from it and written through to
-# the database: one query less on every request, and a cache flush still logs nobody out; if
-# Redis is down, the cache reads as empty (config/cache.py), so sessions come from the database
-# and nobody is logged out. A per-process cache (the
-# development default) would let processes disagree after a logout.
+# the database: one query less per request, and neither a flush nor an outage (config/cache.py)
+# logs anybody out. A per-process cache (the development default) would disagree after a logout.
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # One client per pool, not per call; and an unreachable Redis reads as an empty cache.
     CACHES["default"]["BACKEND"] = "config.cache.RedisCache"

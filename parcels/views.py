@@ -102,11 +102,10 @@ def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def check_out(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
-    form = CredentialForm()
+    form = CredentialForm(request.POST) if request.method == "POST" else CredentialForm()
     context: dict = {"error": "", "found": None, "siblings": [], "done": []}
     if request.method == "POST":
         action = request.POST.get("action", "find")
-        form = CredentialForm(request.POST)
         if form.is_valid():
             credential = form.cleaned_data["credential"]
             try:

@@ -133,6 +133,9 @@ class StationMiddleware:
         membership = None if user_id is None else membership_for(user_id=user_id, station_slug=slug)
         with known_user(membership.user if membership is not None else None):
             authenticated = request.user.is_authenticated
+        if authenticated and membership is not None:
+            # The lazy wrapper has done its work: the views get the person itself.
+            request.user = membership.user
         if not authenticated:
             response = redirect_to_login(request.get_full_path())
             if htmx:
