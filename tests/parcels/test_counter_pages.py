@@ -299,3 +299,18 @@ def test_hand_back_without_courier_keeps_the_ticks(counter, station, on_shelf):
     assert response.status_code == 200
     assert "This field is required" in response.text
     assert status_of(parcel) == "return_due"
+
+
+def test_the_redrawn_scan_form_speaks_each_clerks_language(counter, station, on_shelf, settings):
+    """The empty scan form is drawn once per process and language, for every clerk."""
+    page = portal_url(station, "check_out")
+    for language, label in (("en", "Buyer's pickup code"), ("ms", "Kod pengambilan pembeli")):
+        counter.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        parcel = on_shelf(station)
+        response = counter.post(
+            page,
+            {"credential": parcel.pickup_token, "action": "confirm"},
+            headers={"HX-Request": "true"},
+        )
+        assert label in response.text
+        assert 'name="csrfmiddlewaretoken"' in response.text  # the token is the request's own

@@ -150,3 +150,31 @@ def test_the_buyers_page_shows_the_qr_drawn_when_the_notice_went_out(
     response = client.get(f"/p/{parcel.pickup_token}/")
     assert response.status_code == 200
     assert "qr-svg" in response.text
+
+
+def test_the_station_card_follows_the_owners_changes_at_once(client, station, on_shelf, settings):
+    """The card is drawn once per process for all the station's buyers: an edit shows at once."""
+    from django.utils import timezone
+
+    from stations.models import Station
+
+    first, second = on_shelf(station), on_shelf(station)
+    Station.objects.filter(pk=station.pk).update(
+        opening_hours={str(d): [["00:00", "23:59"]] for d in range(7)}
+    )
+    assert "00:00–23:59" in client.get(f"/p/{first.pickup_token}/").text
+    # Another day's hours change; today's, and whether it is open now, do not.
+    today = timezone.now().astimezone(station.tzinfo).weekday()
+    Station.objects.filter(pk=station.pk).update(
+        opening_hours={
+            str(d): [["00:00", "23:59"]] if d == today else [["09:00", "12:00"]] for d in range(7)
+        }
+    )
+    text = client.get(f"/p/{second.pickup_token}/").text
+    assert "09:00–12:00" in text
+    Station.objects.filter(pk=station.pk).update(name="Tiong Bahru Corner")
+    text = client.get(f"/p/{second.pickup_token}/").text
+    assert "Tiong Bahru Corner" in text
+    assert "Pickup station" in text
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ms"  # the buyer picks Malay: the card too
+    assert "Stesen pengambilan" in client.get(f"/p/{second.pickup_token}/").text
