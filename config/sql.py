@@ -1,25 +1,23 @@
-"""Reads, inserts and updates for the station counter's hottest statements, without the ORM's
-query building.
+"""Reads, inserts and updates for the hot paths' statements, without the ORM's query building.
 
-Profiling a check-out (bench/profile.py) showed the ORM spending several times more CPU
-compiling each statement and building its objects than sending the same statement through the
-cursor (README, Performance, has the figures). These helpers send plain, portable SQL
-(PostgreSQL and SQLite) whose column lists come from the models' own metadata, so a new field
-needs no change here, and they return ordinary model instances, with the same database
-converters the ORM applies.
+Profiling (bench/profile.py) showed the ORM spending several times more CPU compiling each
+statement and building its objects than sending it through the cursor (README, Performance).
+These helpers send plain, portable SQL (PostgreSQL and SQLite) whose column lists come from the
+models' metadata, so a new field needs no change here, and return ordinary model instances,
+with the converters the ORM applies.
 
 They apply django-scopes as the models' ScopedManager does: on a scoped model, a read or an
 UPDATE outside an active scope covering its dimensions raises `ScopeError` (the manager's own
-message), and inside one the scope's tenant columns are added to the WHERE (`station_id = …`,
-`partner_id IN …`), so a caller's forgotten condition cannot leak another tenant's rows. An
-INSERT of scoped rows needs that scope too, and each row must name a tenant the scope covers.
-Parameters go to the database as they are: the callers pass numbers, strings, booleans and
-dates. Everything else goes through the ORM. This is the one module that may open a raw cursor
-(ruff TID251 bans it elsewhere).
+message), and inside one the scope's tenant columns join the WHERE, so a caller's forgotten
+condition cannot leak another tenant's rows. An INSERT of scoped rows needs that scope too, and
+each row must name a tenant it covers. Parameters go to the database as they are, but for
+datetimes, adapted as a DateTimeField's (SQLite stores naive UTC text). This is the one module
+that may open a raw cursor (ruff TID251 bans it elsewhere).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import weakref
 from collections.abc import Callable, Sequence
@@ -207,12 +205,10 @@ def _check_rows_in_scope(objs: Sequence[models.Model]) -> None:
 
 
 class Clauses(TypedDict, total=False):
-    """What a read may add to its WHERE: `related`, the foreign keys joined as t1, t2 … (each
-    row's instance comes with them, as select_related would bring them); `order_by` and `limit`,
-    as SQL; `lock`, "update" or "no key update" to lock the model's rows (t0 alone, as
-    select_for_update(of=("self",)) does) for the caller's transaction, ignored where the
-    database has no row locks (SQLite, where a transaction holds the whole database); and the
-    database alias `using`."""
+    """What a read may add: `related`, foreign keys joined as t1, t2 … (and brought along, as
+    select_related does); `order_by`, `limit`; `lock`, "update" or "no key update", locking t0's
+    rows for the caller's transaction (ignored on SQLite, whose transactions hold the whole
+    database); the database alias `using`."""
 
     related: Sequence[str]
     order_by: str
@@ -258,8 +254,7 @@ def first(
 ) -> M | None:
     """The first instance `select` finds, or None."""
     one: Clauses = {**clauses, "limit": 1}
-    found = select(model, where, params, **one)
-    return found[0] if found else None
+    return next(iter(select(model, where, params, **one)), None)
 
 
 def values(
@@ -301,8 +296,14 @@ def _fetch(
     if connection.features.has_select_for_update:
         sql += _LOCKS[clauses.get("lock", "")]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *scope_params])
+        cursor.execute(sql, _adapted([*params, *scope_params], connection))
         return cursor.fetchall()
+
+
+def _adapted(params: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
+    """Each datetime as a DateTimeField stores it (on SQLite, naive UTC text, compared as text)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [adapt(p) if isinstance(p, dt.datetime) else p for p in params]
 
 
 def placeholders(count: int) -> str:
@@ -376,7 +377,7 @@ def update(
         [f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE ({where})", *conditions]  # noqa: S608
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*prepared, *params, *scope_params])
+        cursor.execute(statement, [*prepared, *_adapted([*params, *scope_params], connection)])
         return cursor.rowcount
 
 

@@ -228,3 +228,19 @@ def test_a_locked_read_holds_the_rows_until_the_transaction_ends(station, on_she
     thread.start()
     thread.join()
     assert outcome == ["refused", "locked"]
+
+
+def test_datetime_parameters_reach_sqlite_as_its_stored_text():
+    """SQLite compares datetimes as text, stored naive in UTC: an aware parameter sent as it is
+    ("…+00:00") would miss the rows at that very moment (the check-in list's own first row)."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    lite = DatabaseWrapper({**connection.settings_dict, "NAME": ":memory:"})
+    moment = dt.datetime(2026, 12, 2, 8, 43, 50, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert sql._adapted([moment, 5, "x", dt.date(2026, 12, 2)], lite) == [
+        "2026-12-02 00:43:50.123456",
+        5,
+        "x",
+        dt.date(2026, 12, 2),
+    ]
+    assert sql._adapted([moment], connection) == [moment]  # PostgreSQL takes it as it is
