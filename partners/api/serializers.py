@@ -282,7 +282,22 @@ class StrictBooleanField(serializers.BooleanField):
     }
 )
 class EventsField(serializers.MultipleChoiceField):
-    """At least one of the webhook events (drf-spectacular leaves the minimum out)."""
+    """At least one of the webhook events, each once (drf-spectacular leaves the minimum out;
+    the schema says `uniqueItems`, so a repeated event is refused rather than merged)."""
+
+    default_error_messages = {
+        **serializers.MultipleChoiceField.default_error_messages,
+        "repeated": "Each event may be named once; {event} is named more than once.",
+    }
+
+    def to_internal_value(self, data: Any) -> set:
+        if isinstance(data, list):
+            seen: set = set()
+            for item in data:
+                if item in seen:
+                    self.fail("repeated", event=item)
+                seen.add(item)
+        return super().to_internal_value(data)
 
 
 class WebhookInput(serializers.Serializer):

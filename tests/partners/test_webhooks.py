@@ -614,3 +614,19 @@ def test_registering_an_endpoint_looks_its_host_up_once(api, settings, monkeypat
     )
     assert refused.status_code == 400
     assert refused.json()["errors"] == {"url": ["The host resolves to a private or local address."]}
+
+
+def test_an_event_named_twice_is_refused_as_the_schema_says(api, receiver):
+    hook = receiver(answers=[])
+    response = api.post(
+        "/api/v1/webhooks/",
+        {"url": hook.url, "events": ["parcel.picked_up", "parcel.checked_in", "parcel.picked_up"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "parcel.picked_up is named more than once" in json.dumps(response.json())
+    assert api.get("/api/v1/webhooks/").json() == []
+    ok = api.post(
+        "/api/v1/webhooks/", {"url": hook.url, "events": ["parcel.picked_up"]}, format="json"
+    )
+    assert ok.status_code == 201
