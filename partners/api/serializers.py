@@ -290,7 +290,7 @@ class EventsField(serializers.MultipleChoiceField):
         "repeated": "Each event may be named once; {event} is named more than once.",
     }
 
-    def to_internal_value(self, data: Any) -> set:
+    def to_internal_value(self, data: Any) -> Any:  # a set of the choices, as DRF gives it
         if isinstance(data, list):
             seen: set = set()
             for item in data:
