@@ -10,11 +10,10 @@ managers; each names its station or partner itself.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.contrib.auth import SESSION_KEY, get_user_model
@@ -154,7 +153,7 @@ class StationMiddleware:
             return self.get_response(request)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def _station_slug(path: str) -> str | None:
     """The station a portal path names (`/s/<station_slug>/…`), or None for any other path.
     Asked on every request before Django resolves the path itself, so kept for the paths seen
