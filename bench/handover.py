@@ -251,17 +251,19 @@ class Browser:
             sys.exit(f"{page}: {status}")
         self.csrf = token.group(1)
 
-    def htmx_post(self, path: str, form: dict) -> tuple[int, str]:
+    def htmx_post(self, path: str, form: dict, target: str = "scan-panel") -> tuple[int, str]:
+        """As htmx posts a form: `target` is the id of the part of the page it redraws."""
         return self.request(
             "POST",
             path,
             form=form,
-            headers={"HX-Request": "true", "X-CSRFToken": self.csrf, "HX-Target": "scan-panel"},
+            headers={"HX-Request": "true", "X-CSRFToken": self.csrf, "HX-Target": target},
         )
 
 
 def checkout_steps(browsers: list[Browser], slugs: list[str], ids: list[int], n: int) -> list:
-    """One step function per clerk: scan the next buyer's QR code, confirm the handover."""
+    """One step function per clerk: scan the next buyer's QR code, confirm the handover (the
+    found card's button, which redraws the answer below the scan form)."""
 
     def make(browser: Browser, slug: str, station_id: int):
         parcels = iter(range(n))
@@ -272,7 +274,9 @@ def checkout_steps(browsers: list[Browser], slugs: list[str], ids: list[int], n:
             if j is None:
                 return None
             link = f"https://stationkeeper.example/p/{floor.checkout_token(station_id, j)}/"
-            status, html = browser.htmx_post(path, {"credential": link, "action": "confirm"})
+            status, html = browser.htmx_post(
+                path, {"credential": link, "action": "confirm"}, target="scan-result"
+            )
             return status == 200 and "done-line" in html
 
         return step

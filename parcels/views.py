@@ -102,9 +102,10 @@ def check_in(request: StationRequest, station_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def check_out(request: StationRequest, station_slug: str) -> HttpResponse:
     station = request.station
-    form = CredentialForm(request.POST) if request.method == "POST" else CredentialForm()
+    form: CredentialForm | None = None  # None: an empty one, for the next scan
     context: dict = {"error": "", "found": None, "siblings": [], "done": []}
     if request.method == "POST":
+        form = CredentialForm(request.POST)
         action = request.POST.get("action", "find")
         if form.is_valid():
             credential = form.cleaned_data["credential"]
@@ -118,12 +119,15 @@ def check_out(request: StationRequest, station_slug: str) -> HttpResponse:
                 context["found"] = parcel
                 context["siblings"] = selectors.same_recipient_on_shelf(parcel=parcel)
                 context["credential"] = credential.strip()
-                form = CredentialForm()  # the input is free for the next scan at once
+                form = None  # the input is free for the next scan at once
             elif parcel is not None and action in ("confirm", "refuse"):
                 context.update(_hand_over(request, parcel, credential, action))
-                form = CredentialForm()
-    context["form"] = form
+                form = None
     context["station"] = station
+    if request.htmx and request.htmx.target == "scan-result":
+        # The found card's buttons: the scan form above is already empty, only the answer changes.
+        return render(request, "parcels/_check_out_result.html", context)
+    context["form"] = form or CredentialForm()
     return _render_panel(request, "check_out", context)
 
 

@@ -93,6 +93,8 @@ def test_sign_up_apply_approve_check_in_and_out(live_server, page: Page, browser
     shoot("check-out")
     page.get_by_role("button", name="Hand over").click()
     expect(page.locator(".result-card.ok")).to_contain_text("SP000123456SG")
+    expect(code).to_be_focused()  # ready for the next buyer
+    expect(code).to_have_value("")
 
     with network_scope():
         assert Parcel.objects.get(pk=parcel.pk).status == "picked_up"

@@ -157,6 +157,28 @@ def test_check_out_by_typed_code_then_confirm(counter, station, on_shelf):
     assert status_of(parcel) == "picked_up"
 
 
+def test_the_found_cards_buttons_redraw_only_the_answer(counter, station, on_shelf):
+    """Hand over, from the found card, redraws the answer below the scan form, which the scan
+    already emptied: the clerk's next scan is not disturbed. Without htmx: the whole page."""
+    page = portal_url(station, "check_out")
+    parcel, refusing, plain = on_shelf(station), on_shelf(station), on_shelf(station)
+    found = counter.post(page, {"credential": parcel.pickup_code}, headers={"HX-Request": "true"})
+    assert 'hx-target="#scan-result"' in found.text  # what the card's buttons ask for
+    answer = {"HX-Request": "true", "HX-Target": "scan-result"}
+    done = counter.post(page, {"credential": parcel.pickup_code, "action": "confirm"}, headers=answer)
+    assert done.text.lstrip().startswith('<section id="scan-result"')
+    assert parcel.tracking_number in done.text and "Handed over" in done.text
+    assert 'name="credential"' not in done.text  # the scan form is left as it is
+    assert status_of(parcel) == "picked_up"
+    asked = counter.post(
+        page, {"credential": refusing.pickup_code, "action": "refuse"}, headers=answer
+    )
+    assert "Say why the buyer refused" in asked.text
+    assert 'name="csrfmiddlewaretoken"' in asked.text  # the card's forms can still be sent
+    whole = counter.post(page, {"credential": plain.pickup_code, "action": "confirm"})
+    assert "<html" in whole.text and 'id="scan-result"' in whole.text
+
+
 def test_check_out_by_scanned_pickup_link(counter, station, on_shelf):
     parcel = on_shelf(station)
     link = f"http://127.0.0.1:8000/p/{parcel.pickup_token}/"
