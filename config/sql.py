@@ -318,18 +318,11 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
     if not objs:
         return
     connection = connections[using]
-    meta = type(objs[0])._meta
-    pk = meta.pk
-    if not pk.db_returning:
-        raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
-    fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+    model = type(objs[0])
+    fields, into, row, returning = _insert_shape(model, connection)
     for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
         obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]  # Django's own, not in the stubs
     _check_rows_in_scope(objs)
-    qn = _quoter(connection)
-    into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-    row = f"({', '.join(['%s'] * len(fields))})"
-    returning = f"RETURNING {qn(pk.column)}"
     batch = max(connection.ops.bulk_batch_size(fields, objs), 1)
     for start in range(0, len(objs), batch):
         chunk = objs[start : start + batch]
@@ -347,6 +340,28 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
             obj.pk = pk_value
             obj._state.adding = False
             obj._state.db = using
+
+
+def _insert_shape(
+    model: type[models.Model], connection: BaseDatabaseWrapper
+) -> tuple[list[Any], str, str, str]:
+    """The fields an INSERT of `model` writes and its statement's parts, built once per
+    connection (as `_shape` for reads)."""
+    known = _shapes.setdefault(connection, {})
+    if ("insert", model) not in known:
+        meta = model._meta
+        pk = meta.pk
+        if pk is None or not pk.db_returning:
+            raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
+        fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
+        qn = _quoter(connection)
+        known["insert", model] = (
+            fields,
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})",
+            f"({', '.join(['%s'] * len(fields))})",
+            f"RETURNING {qn(pk.column)}",
+        )
+    return known["insert", model]
 
 
 def update(
