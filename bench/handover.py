@@ -18,7 +18,7 @@ and highest). pgbench runs after them.
 The SQL both references run is in bench/floor.py; `--show-sql` prints what one real request
 issues, to compare. Writes var/bench/handover.json. `make bench` runs it.
 
-    python bench/handover.py [--clients 16] [--seconds 27] [--rounds 9] [--workers 4] [--show-sql]
+    python bench/handover.py [--clients 16] [--seconds 45] [--rounds 15] [--workers 4] [--show-sql]
 """
 
 from __future__ import annotations
@@ -438,9 +438,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
-        "--seconds", type=float, default=27, help="measured time per side, all rounds together"
+        "--seconds", type=float, default=45, help="measured time per side, all rounds together"
     )
-    parser.add_argument("--rounds", type=int, default=9, help="rounds per side, alternated")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per side, alternated")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--per-station", type=int, default=2000)

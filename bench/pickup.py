@@ -10,7 +10,7 @@ served throughout and the load alternates between them in short rounds (bench/co
 the ratio being the median of the per-round ratios with their spread. Writes
 var/bench/pickup.json. `make bench` runs it.
 
-    python bench/pickup.py [--clients 50] [--seconds 18] [--rounds 9] [--workers 4]
+    python bench/pickup.py [--clients 50] [--seconds 30] [--rounds 15] [--workers 4]
 """
 
 from __future__ import annotations
@@ -98,9 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument(
-        "--seconds", type=float, default=18, help="measured time per side, all rounds together"
+        "--seconds", type=float, default=30, help="measured time per side, all rounds together"
     )
-    parser.add_argument("--rounds", type=int, default=9, help="rounds per side, alternated")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per side, alternated")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--per-station", type=int, default=1500)
