@@ -342,24 +342,20 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
             obj._state.db = using
 
 
-def _insert_shape(
-    model: type[models.Model], connection: BaseDatabaseWrapper
-) -> tuple[list[Any], str, str, str]:
-    """The fields an INSERT of `model` writes and its statement's parts, built once per
-    connection (as `_shape` for reads)."""
-    known = _shapes.setdefault(connection, {})
+def _insert_shape(model: type[models.Model], connection: BaseDatabaseWrapper) -> tuple:
+    """An INSERT's fields, and its statement's parts, built once per connection (as reads')."""
+    known, pk, qn = _shapes.setdefault(connection, {}), model._meta.pk, _quoter(connection)
     if ("insert", model) not in known:
-        meta = model._meta
-        pk = meta.pk
         if pk is None or not pk.db_returning:
-            raise TypeError(f"{meta.label}: sql.insert needs a key the database generates")
-        fields = [f for f in meta.concrete_fields if f is not pk and not f.generated]
-        qn = _quoter(connection)
+            raise TypeError(f"{model._meta.label}: sql.insert needs a key the database generates")
+        fields = [f for f in model._meta.concrete_fields if f is not pk and not f.generated]
+        columns = ", ".join(qn(f.column) for f in fields)
+        row, returning = f"({', '.join(['%s'] * len(fields))})", f"RETURNING {qn(pk.column)}"
         known["insert", model] = (
             fields,
-            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})",
-            f"({', '.join(['%s'] * len(fields))})",
-            f"RETURNING {qn(pk.column)}",
+            f"INSERT INTO {qn(model._meta.db_table)} ({columns})",
+            row,
+            returning,
         )
     return known["insert", model]
 
