@@ -318,8 +318,7 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
     if not objs:
         return
     connection = connections[using]
-    model = type(objs[0])
-    fields, into, row, returning = _insert_shape(model, connection)
+    fields, into, row, returning = _insert_shape(type(objs[0]), connection)
     for obj in objs:  # as bulk_create: an unsaved related object is an error, not a NULL
         obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]  # Django's own, not in the stubs
     _check_rows_in_scope(objs)
@@ -329,9 +328,7 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
         # Table and column names come from the model; the values are parameters.
         sql = f"{into} VALUES {', '.join([row] * len(chunk))} {returning}"
         params = [
-            f.get_db_prep_save(f.pre_save(obj, add=True), connection)
-            for obj in chunk
-            for f in fields
+            f.get_db_prep_save(f.pre_save(o, add=True), connection) for o in chunk for f in fields
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -349,14 +346,9 @@ def _insert_shape(model: type[models.Model], connection: BaseDatabaseWrapper) ->
         if pk is None or not pk.db_returning:
             raise TypeError(f"{model._meta.label}: sql.insert needs a key the database generates")
         fields = [f for f in model._meta.concrete_fields if f is not pk and not f.generated]
-        columns = ", ".join(qn(f.column) for f in fields)
-        row, returning = f"({', '.join(['%s'] * len(fields))})", f"RETURNING {qn(pk.column)}"
-        known["insert", model] = (
-            fields,
-            f"INSERT INTO {qn(model._meta.db_table)} ({columns})",
-            row,
-            returning,
-        )
+        into = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
+        row = f"({', '.join(['%s'] * len(fields))})"
+        known["insert", model] = (fields, into, row, f"RETURNING {qn(pk.column)}")
     return known["insert", model]
 
 

@@ -165,9 +165,11 @@ def test_the_found_cards_buttons_redraw_only_the_answer(counter, station, on_she
     found = counter.post(page, {"credential": parcel.pickup_code}, headers={"HX-Request": "true"})
     assert 'hx-target="#scan-result"' in found.text  # what the card's buttons ask for
     answer = {"HX-Request": "true", "HX-Target": "scan-result"}
-    done = counter.post(page, {"credential": parcel.pickup_code, "action": "confirm"}, headers=answer)
+    confirm = {"credential": parcel.pickup_code, "action": "confirm"}
+    done = counter.post(page, confirm, headers=answer)
     assert done.text.lstrip().startswith('<section id="scan-result"')
-    assert parcel.tracking_number in done.text and "Handed over" in done.text
+    assert parcel.tracking_number in done.text
+    assert "Handed over" in done.text
     assert 'name="credential"' not in done.text  # the scan form is left as it is
     assert status_of(parcel) == "picked_up"
     asked = counter.post(
@@ -176,7 +178,8 @@ def test_the_found_cards_buttons_redraw_only_the_answer(counter, station, on_she
     assert "Say why the buyer refused" in asked.text
     assert 'name="csrfmiddlewaretoken"' in asked.text  # the card's forms can still be sent
     whole = counter.post(page, {"credential": plain.pickup_code, "action": "confirm"})
-    assert "<html" in whole.text and 'id="scan-result"' in whole.text
+    assert "<html" in whole.text
+    assert 'id="scan-result"' in whole.text
 
 
 def test_check_out_by_scanned_pickup_link(counter, station, on_shelf):
