@@ -387,6 +387,11 @@ if SMS_BACKEND.endswith("HttpSmsBackend") and not SMS_GATEWAY_URL:
 NOTICE_REMINDER_DAYS_BEFORE = env.int("NOTICE_REMINDER_DAYS_BEFORE", default=2)
 NOTICE_SEND_HOUR = env.int("NOTICE_SEND_HOUR", default=10)  # local time at the station
 
+# --- Parcel sizes (stations/sizes.py): each class's largest edges in cm, shortest first, and g --
+# S, M and L are the compartments of common parcel lockers; XL is what a counter's shelf takes.
+PARCEL_SIZES = {"S": (8, 38, 64, 25_000), "M": (19, 38, 64, 25_000)}
+PARCEL_SIZES |= {"L": (38, 41, 64, 25_000), "XL": (60, 80, 120, 30_000)}
+
 # --- Logging ------------------------------------------------------------------------------------
 # Nothing personal (names, phone numbers, e-mail addresses) is ever logged; log ids instead.
 LOGGING = {

@@ -40,6 +40,12 @@ class StationUnavailable(ParcelError):
     code = "station_unavailable"
 
 
+class TooLarge(ParcelError):
+    """No size class takes the parcel (too big or too heavy): no station of the network can."""
+
+    code = "too_large"
+
+
 class InvalidInput(ParcelError, errors.InvalidInput):
     """The request is missing something or contradicts itself (about a parcel)."""
 

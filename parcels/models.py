@@ -23,6 +23,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from config.indexes import partial_index, partial_unique
 from stations.models import StationPartnerScoped
+from stations.sizes import Size
 
 SHELF_ROW_SIZE = 50
 
@@ -67,6 +68,13 @@ class Parcel(StationPartnerScoped):
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.EN
     )
+    # Its size class and measures, as the partner gave them (stations/sizes.py); "" or None:
+    # not given. A parcel of unknown size counts as M.
+    size = models.CharField(_("size"), max_length=2, choices=Size.choices, blank=True, default="")
+    length_cm = models.PositiveSmallIntegerField(_("length (cm)"), null=True, blank=True)
+    width_cm = models.PositiveSmallIntegerField(_("width (cm)"), null=True, blank=True)
+    height_cm = models.PositiveSmallIntegerField(_("height (cm)"), null=True, blank=True)
+    weight_g = models.PositiveIntegerField(_("weight (g)"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.ANNOUNCED
     )

@@ -15,7 +15,7 @@ from parcels.exceptions import InvalidInput, ParcelNotFound, StationUnavailable
 from parcels.lifecycle import CONFIRMED, PARTNER_PREFIX, TRANSITIONS, transition_into
 from parcels.models import Parcel, ParcelEvent
 from partners.models import Partner
-from stations import earnings
+from stations import earnings, sizes
 from stations.models import Station
 
 from . import intake
@@ -32,9 +32,12 @@ def parcel_announce(
     recipient_phone: str | PhoneNumber,
     recipient_email: str = "",
     language: str = Parcel.Language.EN,
+    size: str = "",
+    measured: sizes.Measures = sizes.UNMEASURED,
     actor: Actor = None,
 ) -> tuple[Parcel, bool]:
-    """Tell a station a parcel is on its way. Returns (parcel, created).
+    """Tell a station a parcel is on its way. Returns (parcel, created). Its `size` class and
+    `measured` edges and weight are optional (intake.parcel_size).
 
     Announcing a tracking number the partner already announced returns the existing parcel
     unchanged, so a partner can safely repeat a request.
@@ -57,7 +60,9 @@ def parcel_announce(
         raise StationUnavailable(intake.station_inactive_message(station), code="station_inactive")
     now = timezone.now()
     recipient = intake.Recipient(recipient_name, recipient_phone, recipient_email, language)
-    parcel = intake.new_parcel(partner, station, tracking_number, recipient, now=now)
+    parcel = intake.new_parcel(
+        partner, station, tracking_number, recipient, now=now, size=size, measured=measured
+    )
     announce = TRANSITIONS["announce"]
     setattr(parcel, announce.timestamp_field, now)
     try:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber
 
-from parcels.exceptions import InvalidInput
+from parcels.exceptions import InvalidInput, TooLarge
 from parcels.lifecycle import TRANSITIONS
 from parcels.models import Parcel
 from partners.models import Partner
@@ -102,9 +102,20 @@ def parcels_announce_batch(
                 email=_item_text(item, "recipient_email"),
                 language=_item_text(item, "language") or Parcel.Language.EN,
             )
-            parcel = intake.new_parcel(partner, station, number, recipient, now=now)
+            parcel = intake.new_parcel(
+                partner,
+                station,
+                number,
+                recipient,
+                now=now,
+                size=item.get("size") or "",
+                measured=intake.measures(item),
+            )
         except InvalidInput as exc:
             results[index] = _input_error(exc)
+            continue
+        except TooLarge as exc:
+            results[index] = _item_error(exc.code, {"size": [str(exc)]})
             continue
         setattr(parcel, announce.timestamp_field, now)
         to_create[number] = (index, parcel)

@@ -4,6 +4,7 @@ recipient and the language. Shared by the announcements and the unannounced chec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import models
@@ -11,9 +12,10 @@ from django.utils.translation import gettext as _
 from phonenumber_field.phonenumber import PhoneNumber, to_python
 
 from parcels import tracking
-from parcels.exceptions import InvalidInput
+from parcels.exceptions import InvalidInput, TooLarge
 from parcels.models import Parcel
 from partners.models import Partner
+from stations import sizes
 from stations.models import Station
 
 
@@ -70,6 +72,8 @@ def new_parcel(
     recipient: Recipient,
     *,
     now: dt.datetime,
+    size: object = "",
+    measured: sizes.Measures = sizes.UNMEASURED,
 ) -> Parcel:
     """An unsaved `announced` parcel, after checking what a new parcel needs: an active partner,
     the recipient's name and a valid phone number, and a language we write messages in. The
@@ -89,6 +93,7 @@ def new_parcel(
     recipient_email = _column_text(recipient.email, "recipient_email")
     if recipient.language not in Parcel.Language.values:
         raise InvalidInput(_("Unknown language."), field="language")
+    size_class = parcel_size(size, measured)
     return Parcel(
         partner=partner,
         station=station,
@@ -98,10 +103,64 @@ def new_parcel(
         recipient_phone_last4=str(phone.national_number)[-4:],
         recipient_email=recipient_email,
         language=recipient.language,
+        size=size_class,
+        length_cm=measured.length_cm,
+        width_cm=measured.width_cm,
+        height_cm=measured.height_cm,
+        weight_g=measured.weight_g,
         status=Parcel.Status.ANNOUNCED,
         created_at=now,
         updated_at=now,
     )
+
+
+MAX_EDGE_CM, MAX_WEIGHT_G = 1_000, 1_000_000  # what a measure can be at all (columns' range)
+_EDGES = ("length", "width", "height")
+
+
+def measures(values: Mapping[str, object]) -> sizes.Measures:
+    """A parcel's measures from what a partner sent: `dimensions_cm`, an object of `length`,
+    `width` and `height`, and `weight_g`, each left out or null when unknown. Whole numbers
+    from 1, and all three edges or none. InvalidInput names the field."""
+    dimensions = values.get("dimensions_cm") or {}
+    if not isinstance(dimensions, Mapping) or (
+        dimensions and any(dimensions.get(e) is None for e in _EDGES)
+    ):
+        raise InvalidInput(_("Give the length, width and height in cm."), field="dimensions_cm")
+    given = {f"{e}_cm": _whole(dimensions.get(e), MAX_EDGE_CM, "dimensions_cm") for e in _EDGES}
+    return sizes.Measures(
+        **given, weight_g=_whole(values.get("weight_g"), MAX_WEIGHT_G, "weight_g")
+    )
+
+
+def _whole(value: object, top: int, field: str) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+    ):
+        raise InvalidInput(_("A whole number from 1 to %(max)d.") % {"max": top}, field=field)
+    return value
+
+
+def parcel_size(size: object, found: sizes.Measures) -> str:
+    """The size class a new parcel is stored with: the one given, or the smallest its measures
+    fit if that is larger (a partner's class may be rough; the shelf holds what arrives); ""
+    when neither tells. InvalidInput for a class that is not one; TooLarge when no class takes
+    the parcel."""
+    if size not in ("", None, *sizes.Size.values):
+        raise InvalidInput(_("Choose S, M, L or XL."), field="size")
+    needed = sizes.size_from(found)
+    if needed is None:
+        a, b, c, weight = sizes.limits()[sizes.Size.XL]
+        raise TooLarge(
+            _(
+                "No station takes a parcel this big: at most %(a)d by %(b)d by %(c)d cm and "
+                "%(kg)s kg."
+            )
+            % {"a": a, "b": b, "c": c, "kg": f"{weight / 1000:g}"}
+        )
+    if not size or (needed and sizes.ORDER.index(size) < sizes.ORDER.index(needed)):  # type: ignore[arg-type]
+        return needed
+    return str(size)
 
 
 def already_announced_message(tracking_number: str) -> str:

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from parcels import lifecycle, tracking
 from parcels.models import Parcel
+from partners.api.sizes import SizeInput, SizeOutput
 from partners.models import WEBHOOK_EVENTS, WebhookDelivery
 from partners.webhook_http import UnsafeUrl, normalize_url
 
@@ -105,7 +106,7 @@ class OptionalEmailField(serializers.EmailField):
     validators rightly refuse as an example of one."""
 
 
-class AnnounceInput(serializers.Serializer):
+class AnnounceInput(SizeInput):
     tracking_number = TrackingNumberField(
         help_text="Your tracking number: 1–64 letters A–Z, digits and hyphens (not first or "
         "last). Spaces are taken out and letters upper-cased before it is checked and stored."
@@ -162,7 +163,7 @@ class EventOutput(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
 
 
-class ParcelOutput(serializers.Serializer):
+class ParcelOutput(SizeOutput):
     tracking_number = serializers.CharField()
     status = serializers.ChoiceField(choices=Parcel.Status.choices)
     station = serializers.CharField(source="station.slug")

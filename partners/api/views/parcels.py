@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from parcels import selectors, services, tracking
 from parcels.models import Parcel
+from parcels.services import intake
 from partners.api import serializers as s
 from partners.api.idempotency import idempotent
 from partners.api.pagination import CheckedCursorPagination
@@ -127,6 +128,8 @@ class ParcelListView(PartnerAPIView):
             recipient_phone=v["recipient_phone"],
             recipient_email=v["recipient_email"],
             language=v["language"],
+            size=v["size"],
+            measured=intake.measures(v),
             actor=self.partner,
         )
         parcel.station = station
