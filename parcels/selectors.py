@@ -130,9 +130,11 @@ def local_day_bounds(
 
 
 def dashboard_counts(*, station: Station) -> dict[str, int]:
-    """The dashboard's figures in two queries, whatever the number of parcels."""
+    """The dashboard's figures in two queries, whatever the number of parcels. `taking_slots` is
+    what the shelf holds as everywhere else (Parcel.ON_SHELF: waiting for pickup or due back)."""
     start, end = local_day_bounds(station)
     counts = Parcel.objects.filter(station=station).aggregate(
+        taking_slots=Count("pk", filter=Q(status__in=Parcel.ON_SHELF)),
         on_shelf=Count("pk", filter=Q(status=Parcel.Status.AT_STATION)),
         due_back=Count("pk", filter=Q(status=Parcel.Status.RETURN_DUE)),
         checked_in_today=Count("pk", filter=Q(checked_in_at__gte=start, checked_in_at__lt=end)),

@@ -80,10 +80,8 @@ def dashboard(request: StationRequest, station_slug: str) -> HttpResponse:
         {
             "station": station,
             "counts": counts,
-            "free": max(station.capacity - counts["on_shelf"] - counts["due_back"], 0),
-            "fill_percent": min(
-                100, round(100 * (counts["on_shelf"] + counts["due_back"]) / station.capacity)
-            ),
+            "free": max(station.capacity - counts["taking_slots"], 0),
+            "fill_percent": min(100, round(100 * counts["taking_slots"] / station.capacity)),
             "closest": parcel_selectors.closest_deadlines(station=station),
             "earnings": selectors.earnings_this_month(station=station)
             if request.membership.is_owner
