@@ -31,7 +31,8 @@ class SizeInput(serializers.Serializer):
         default="",
         help_text="S, M, L or XL, as the compartments of common parcel lockers (up to 8, 19 and "
         "41 by 38 by 64 cm; XL up to 60 by 80 by 120 cm and 30 kg). Left out: the smallest class "
-        "the measures fit, or unknown (counted as M). Never smaller than the measures need.",
+        "the measures fit, or unknown (counted as M). One smaller than the measures need is raised "
+        "to theirs.",
     )
     dimensions_cm = DimensionsInput(
         required=False, allow_null=True, default=None, help_text="All three edges, or leave out."
