@@ -92,6 +92,7 @@ def test_unknown_size_is_allowed(api, station):
         ({"dimensions_cm": [30, 20, 10]}, "dimensions_cm"),
         ({"weight_g": intake.MAX_WEIGHT_G + 1}, "weight_g"),
         ({"size": "XXL"}, "size"),
+        ({"size": "s"}, "size"),
     ],
 )
 def test_bad_measures_are_400_on_their_field(api, station, extra, field):
