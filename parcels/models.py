@@ -70,7 +70,9 @@ class Parcel(StationPartnerScoped):
     )
     # Its size class and measures, as the partner gave them (stations/sizes.py); "" or None:
     # not given. A parcel of unknown size counts as M.
-    size = models.CharField(_("size"), max_length=2, choices=Size.choices, blank=True, default="")
+    size = models.CharField(
+        _("size"), max_length=2, choices=Size.choices, blank=True, default="", db_default=""
+    )
     length_cm = models.PositiveSmallIntegerField(_("length (cm)"), null=True, blank=True)
     width_cm = models.PositiveSmallIntegerField(_("width (cm)"), null=True, blank=True)
     height_cm = models.PositiveSmallIntegerField(_("height (cm)"), null=True, blank=True)
